@@ -1,0 +1,375 @@
+"""Compile sympy (matrix) expressions to numpy, torch and mpmath.
+
+Why not ``sympy.lambdify``: its torch printer goes through numpy for matrix
+expressions (cutting autograd) and it cannot batch matrix-valued outputs. Here a
+small tree walker evaluates the expression against a backend of array ops, so
+one expression runs
+
+* in numpy and torch with any leading batch axes: a matrix input has shape
+  ``(..., r, c)``, a scalar input shape ``(...)``; results broadcast the same way;
+* in torch with autograd intact and the inputs' dtype/device respected;
+* in mpmath at any precision (unbatched), as the high-precision reference.
+
+Dimension symbols (``d`` in ``MatrixSymbol("Sigma", d, d)``) are bound from the
+shapes of the inputs, so ``Identity(d)`` and a bare ``d`` need no extra argument.
+"""
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from numerics.validation import ValidationError
+
+try:  # torch is a dependency, but the numpy/mpmath paths must not need it to import
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+class NumpyOps:
+    name = "numpy"
+
+    def __init__(self, dtype=np.float64):
+        self.dtype = dtype
+
+    def constant(self, value):
+        return self.dtype(value)
+
+    def eye(self, size):
+        return np.eye(size, dtype=self.dtype)
+
+    def as_array(self, value):
+        return np.asarray(value, dtype=self.dtype)
+
+    matmul = staticmethod(np.matmul)
+    inverse = staticmethod(np.linalg.inv)
+
+    @staticmethod
+    def transpose(a):
+        return np.swapaxes(a, -1, -2)
+
+    @staticmethod
+    def trace(a):
+        return np.trace(a, axis1=-2, axis2=-1)
+
+    @staticmethod
+    def lift(scalar):
+        """Scalar (...,) -> (..., 1, 1) so it broadcasts against matrices."""
+        return np.asarray(scalar)[..., None, None]
+
+    @staticmethod
+    def stack_matrix(rows):
+        return np.stack([np.stack(np.broadcast_arrays(*row), axis=-1) for row in rows], axis=-2)
+
+    functions = {sp.exp: np.exp, sp.log: np.log, sp.sqrt: np.sqrt, sp.Abs: np.abs}
+
+
+class TorchOps:
+    name = "torch"
+
+    def __init__(self, dtype=None, device=None):
+        self.dtype = dtype if dtype is not None else torch.get_default_dtype()
+        self.device = device
+
+    def constant(self, value):
+        return float(value)  # python floats keep the tensors' dtype
+
+    def eye(self, size):
+        return torch.eye(size, dtype=self.dtype, device=self.device)
+
+    def as_array(self, value):
+        if isinstance(value, torch.Tensor):
+            return value.to(self.dtype)
+        return torch.as_tensor(value, dtype=self.dtype, device=self.device)
+
+    matmul = staticmethod(lambda a, b: torch.matmul(a, b))
+    inverse = staticmethod(lambda a: torch.linalg.inv(a))
+
+    @staticmethod
+    def transpose(a):
+        return a.transpose(-1, -2)
+
+    @staticmethod
+    def trace(a):
+        return torch.diagonal(a, dim1=-2, dim2=-1).sum(-1)
+
+    @staticmethod
+    def lift(scalar):
+        if isinstance(scalar, torch.Tensor):
+            return scalar[..., None, None]
+        return scalar
+
+    @staticmethod
+    def stack_matrix(rows):
+        rows = [[e if isinstance(e, torch.Tensor) else torch.tensor(float(e)) for e in row] for row in rows]
+        flat = torch.broadcast_tensors(*[e for row in rows for e in row])
+        width = len(rows[0])
+        rebuilt = [torch.stack(flat[i * width:(i + 1) * width], dim=-1) for i in range(len(rows))]
+        return torch.stack(rebuilt, dim=-2)
+
+    functions = {}
+
+
+if torch is not None:
+    TorchOps.functions = {sp.exp: torch.exp, sp.log: torch.log, sp.sqrt: torch.sqrt, sp.Abs: torch.abs}
+
+
+class MpmathOps:
+    name = "mpmath"
+
+    def constant(self, value):
+        return mpmath.mpf(value) if not isinstance(value, sp.Rational) else \
+            mpmath.mpf(value.p) / mpmath.mpf(value.q)
+
+    def eye(self, size):
+        return mpmath.eye(size)
+
+    def as_array(self, value):
+        if isinstance(value, mpmath.matrix):
+            return value
+        array = np.asarray(value, dtype=object)
+        if array.ndim == 0:
+            return mpmath.mpf(array.item()) if not isinstance(array.item(), mpmath.mpf) else array.item()
+        if array.ndim != 2:
+            raise ValidationError("mpmath backend: inputs must be unbatched (scalar or 2-d matrix)")
+        return mpmath.matrix([[mpmath.mpf(x) if not isinstance(x, mpmath.mpf) else x for x in row]
+                              for row in array.tolist()])
+
+    @staticmethod
+    def matmul(a, b):
+        return a * b
+
+    @staticmethod
+    def inverse(a):
+        return mpmath.inverse(a)
+
+    @staticmethod
+    def transpose(a):
+        return a.T
+
+    @staticmethod
+    def trace(a):
+        return mpmath.fsum(a[i, i] for i in range(a.rows))
+
+    @staticmethod
+    def lift(scalar):
+        return scalar
+
+    @staticmethod
+    def stack_matrix(rows):
+        return mpmath.matrix(rows)
+
+    functions = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.sqrt: mpmath.sqrt, sp.Abs: abs}
+
+
+@dataclass
+class _Context:
+    ops: object
+    values: dict       # sympy leaf -> array
+    cache: dict
+
+
+def _free_leaves(expr):
+    leaves = set(expr.atoms(sp.MatrixSymbol))
+    leaves |= {s for s in expr.free_symbols if isinstance(s, sp.Symbol)}
+    return leaves
+
+
+class CompiledExpression:
+    """A sympy expression evaluated by backend. Call ``.numpy``, ``.torch`` or ``.mpmath``
+    with keyword inputs named after the expression's symbols."""
+
+    def __init__(self, expr, name: str | None = None):
+        self.expr = expr
+        self.name = name or str(expr)[:60]
+        self.is_matrix = bool(getattr(expr, "is_Matrix", False))
+        self.matrix_inputs = {m.name: m for m in expr.atoms(sp.MatrixSymbol)}
+        dims = set()
+        for m in self.matrix_inputs.values():
+            dims |= {s for s in (m.shape[0], m.shape[1]) if isinstance(s, sp.Symbol)}
+        self.dimension_symbols = {s.name: s for s in dims}
+        scalars = {s.name: s for s in expr.free_symbols if isinstance(s, sp.Symbol)}
+        self.scalar_inputs = {k: v for k, v in scalars.items() if k not in self.dimension_symbols}
+
+    @property
+    def input_names(self):
+        return sorted(self.matrix_inputs) + sorted(self.scalar_inputs)
+
+    # -- public backends ---------------------------------------------------------
+    def numpy(self, dtype=np.float64, **inputs):
+        return self._evaluate(NumpyOps(dtype), inputs)
+
+    def torch(self, dtype=None, device=None, **inputs):
+        if dtype is None:
+            tensors = [v for v in inputs.values() if isinstance(v, torch.Tensor)]
+            dtype = tensors[0].dtype if tensors else torch.get_default_dtype()
+            device = device or (tensors[0].device if tensors else None)
+        return self._evaluate(TorchOps(dtype, device), inputs)
+
+    def mpmath(self, dps: int = 50, **inputs):
+        with mpmath.workdps(dps):
+            return self._evaluate(MpmathOps(), inputs)
+
+    # -- evaluation ----------------------------------------------------------------
+    def _bind(self, ops, inputs):
+        missing = set(self.matrix_inputs) | set(self.scalar_inputs)
+        missing -= set(inputs)
+        if missing:
+            raise ValidationError(f"{self.name}: missing inputs {sorted(missing)}")
+        values = {}
+        for key, value in inputs.items():
+            if key in self.matrix_inputs:
+                symbol = self.matrix_inputs[key]
+                array = ops.as_array(value)
+                shape = (array.rows, array.cols) if isinstance(array, mpmath.matrix) else tuple(array.shape[-2:])
+                if len(shape) < 2:
+                    raise ValidationError(f"parameter '{key}': expected a matrix, got shape {tuple(array.shape)}")
+                for dim, size in zip(symbol.shape, shape):
+                    if isinstance(dim, sp.Symbol):
+                        bound = values.setdefault(dim, size)
+                        if bound != size:
+                            raise ValidationError(
+                                f"parameter '{key}': shape {shape} disagrees with {dim}={bound} from other inputs")
+                    elif int(dim) != size:
+                        raise ValidationError(f"parameter '{key}': expected size {dim}, got {size}")
+                values[symbol] = array
+            elif key in self.scalar_inputs:
+                values[self.scalar_inputs[key]] = ops.as_array(value)
+            elif key in self.dimension_symbols:
+                values.setdefault(self.dimension_symbols[key], int(value))
+            # extra inputs are ignored so one parameter dict can feed many expressions
+        for name, symbol in self.dimension_symbols.items():
+            if symbol not in values:
+                raise ValidationError(f"{self.name}: cannot infer dimension '{name}'")
+        return values
+
+    def _evaluate(self, ops, inputs):
+        context = _Context(ops, self._bind(ops, inputs), {})
+        return _walk(self.expr, context)
+
+
+def _dimension(value, context):
+    if isinstance(value, (int, sp.Integer)):
+        return int(value)
+    return int(context.values[value])
+
+
+def _walk(expr, context):
+    cached = context.cache.get(expr)
+    if cached is not None:
+        return cached
+    result = _evaluate_node(expr, context)
+    context.cache[expr] = result
+    return result
+
+
+def _evaluate_node(expr, context):
+    ops = context.ops
+    if expr in context.values:
+        value = context.values[expr]
+        return ops.constant(value) if isinstance(value, int) else value
+    if isinstance(expr, sp.Identity):
+        return ops.eye(_dimension(expr.shape[0], context))
+    if isinstance(expr, sp.ZeroMatrix):
+        return 0 * ops.eye(_dimension(expr.shape[0], context))
+    if isinstance(expr, sp.MatrixBase):
+        rows = [[_walk(expr[i, j], context) for j in range(expr.cols)] for i in range(expr.rows)]
+        return ops.stack_matrix(rows)
+    if expr.is_Number or isinstance(expr, sp.NumberSymbol):
+        return ops.constant(expr) if isinstance(ops, MpmathOps) else ops.constant(float(expr))
+    if isinstance(expr, sp.MatMul):
+        scalars = [a for a in expr.args if not a.is_Matrix]
+        matrices = [a for a in expr.args if a.is_Matrix]
+        result = _walk(matrices[0], context)
+        for factor in matrices[1:]:
+            result = ops.matmul(result, _walk(factor, context))
+        for factor in scalars:
+            result = ops.lift(_walk(factor, context)) * result
+        return result
+    if isinstance(expr, sp.MatAdd):
+        terms = [_walk(a, context) for a in expr.args]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+    if isinstance(expr, sp.Inverse):
+        return ops.inverse(_walk(expr.arg, context))
+    if isinstance(expr, sp.Transpose):
+        return ops.transpose(_walk(expr.arg, context))
+    if isinstance(expr, sp.Trace):
+        return ops.trace(_walk(expr.arg, context))
+    if isinstance(expr, sp.MatPow):
+        base, power = expr.args
+        if not (power.is_Integer and power >= 0):
+            raise NotImplementedError(f"compile: MatPow with exponent {power} is not supported")
+        result = ops.eye(_dimension(base.shape[0], context))
+        for _ in range(int(power)):
+            result = ops.matmul(result, _walk(base, context))
+        return result
+    if isinstance(expr, sp.Add):
+        terms = [_walk(a, context) for a in expr.args]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+    if isinstance(expr, sp.Mul):
+        factors = [_walk(a, context) for a in expr.args]
+        product = factors[0]
+        for factor in factors[1:]:
+            product = product * factor
+        return product
+    if isinstance(expr, sp.Pow):
+        base, power = expr.args
+        base_value = _walk(base, context)
+        if power.is_Integer:
+            return base_value ** int(power)
+        if power == sp.Rational(1, 2):
+            return ops.functions[sp.sqrt](base_value)
+        return base_value ** _walk(power, context)
+    if isinstance(expr, sp.Function) and type(expr) in ops.functions:
+        return ops.functions[type(expr)](_walk(expr.args[0], context))
+    raise NotImplementedError(f"compile: unsupported node {type(expr).__name__} in {expr}")
+
+
+def compile_expression(expr, name: str | None = None) -> CompiledExpression:
+    """Compile once; evaluate with any backend. See module docstring."""
+    return CompiledExpression(sp.sympify(expr), name)
+
+
+def evalf_reference(expr, dps: int = 30, **inputs):
+    """Ground truth by sympy itself: substitute explicit matrices, ``doit``, ``evalf``.
+
+    Slow on purpose (it is the baseline the compiled functions are tested and
+    benchmarked against). Inputs must be unbatched.
+    """
+    compiled = CompiledExpression(expr)
+    substitutions = {}
+    dims = {}
+    for key, value in inputs.items():
+        if key in compiled.matrix_inputs:
+            array = np.asarray(value, dtype=float)
+            for dim, size in zip(compiled.matrix_inputs[key].shape, array.shape):
+                if isinstance(dim, sp.Symbol):
+                    dims[dim] = size
+    concrete = expr.subs(dims) if dims else expr
+    for key, value in inputs.items():
+        if key in compiled.matrix_inputs:
+            array = np.asarray(value, dtype=float)
+            symbol = sp.MatrixSymbol(key, *array.shape)
+            substitutions[symbol] = sp.ImmutableMatrix([[sp.Float(repr(float(x)), dps) for x in row] for row in array])
+        elif key in compiled.scalar_inputs:
+            substitutions[compiled.scalar_inputs[key]] = sp.Float(repr(float(value)), dps)
+    concrete = concrete.replace(lambda node: isinstance(node, sp.Identity),
+                                lambda node: sp.ImmutableMatrix(sp.eye(int(node.rows))))
+    result = concrete.xreplace(substitutions).doit().doit()
+    if isinstance(result, sp.MatrixBase) or getattr(result, "is_Matrix", False):
+        result = sp.Matrix(result).evalf(dps)
+        return np.array(result.tolist(), dtype=float)
+    return float(sp.N(result, dps))
+
+
+__all__ = ["CompiledExpression", "compile_expression", "evalf_reference"]

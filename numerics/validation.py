@@ -1,0 +1,107 @@
+"""Declarative input validation: one-line errors that name the parameter and the constraint."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class ValidationError(ValueError):
+    """Bad input. The message names the parameter and the constraint it violates."""
+
+
+def _as_numpy(value):
+    try:
+        import torch
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().double().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"could not read a numeric array: {error}") from None
+
+
+def positive_int(name: str, value) -> int:
+    """An integer >= 1 (dimensions, context lengths, counts)."""
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValidationError(f"parameter '{name}': must be an integer >= 1, got {value!r}")
+    if int(value) < 1:
+        raise ValidationError(f"parameter '{name}': must be >= 1, got {value!r}")
+    return int(value)
+
+
+def nonnegative(name: str, value) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValidationError(f"parameter '{name}': must be finite and >= 0, got {value!r}")
+    return value
+
+
+def positive(name: str, value) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValidationError(f"parameter '{name}': must be finite and > 0, got {value!r}")
+    return value
+
+
+def finite_array(name: str, value) -> np.ndarray:
+    array = _as_numpy(value)
+    if not np.all(np.isfinite(array)):
+        raise ValidationError(f"parameter '{name}': contains NaN or inf")
+    return array
+
+
+def square_matrix(name: str, value, size: int | None = None) -> np.ndarray:
+    """Finite array of shape (..., k, k), optionally with k == size."""
+    array = finite_array(name, value)
+    if array.ndim < 2 or array.shape[-1] != array.shape[-2]:
+        raise ValidationError(f"parameter '{name}': must be a square matrix (..., k, k), got shape {array.shape}")
+    if size is not None and array.shape[-1] != size:
+        raise ValidationError(f"parameter '{name}': must be {size}x{size}, got shape {array.shape}")
+    return array
+
+
+def covariance(name: str, value, size: int | None = None, definite: bool = False) -> np.ndarray:
+    """Symmetric positive semi-definite (or definite) matrix, batched allowed.
+
+    Tolerances scale with the matrix norm so float32 inputs are judged fairly.
+    """
+    array = square_matrix(name, value, size)
+    scale = max(1.0, float(np.max(np.abs(array))))
+    eps = np.finfo(np.float32).eps if getattr(value, "dtype", None) in (np.float32, "float32") else 1e-10
+    asymmetry = float(np.max(np.abs(array - np.swapaxes(array, -1, -2))))
+    if asymmetry > 100 * eps * scale:
+        raise ValidationError(f"parameter '{name}': covariance must be symmetric (max |C - C^T| = {asymmetry:.3g})")
+    smallest = float(np.min(np.linalg.eigvalsh(array)))
+    if definite and smallest <= 100 * eps * scale:
+        raise ValidationError(f"parameter '{name}': covariance must be positive definite "
+                              f"(smallest eigenvalue {smallest:.3g})")
+    if smallest < -1e3 * eps * scale * array.shape[-1]:
+        raise ValidationError(f"parameter '{name}': covariance must be positive semi-definite "
+                              f"(smallest eigenvalue {smallest:.3g})")
+    return array
+
+
+def spectrum(name: str, value, size: int | None = None) -> np.ndarray:
+    """A vector of nonnegative eigenvalues."""
+    array = finite_array(name, value)
+    if array.ndim != 1:
+        raise ValidationError(f"parameter '{name}': spectrum must be a 1-d vector, got shape {array.shape}")
+    if size is not None and array.shape[0] != size:
+        raise ValidationError(f"parameter '{name}': spectrum must have length {size}, got {array.shape[0]}")
+    if np.any(array < 0):
+        raise ValidationError(f"parameter '{name}': spectrum must be >= 0 (covariance PSD), got min {array.min():.3g}")
+    return array
+
+
+def probabilities(name: str, value) -> np.ndarray:
+    array = finite_array(name, value)
+    if array.ndim != 1 or np.any(array < 0) or abs(array.sum() - 1) > 1e-8:
+        raise ValidationError(f"parameter '{name}': must be a probability vector (>= 0, summing to 1)")
+    return array
+
+
+def one_of(name: str, value, allowed) -> str:
+    if value not in allowed:
+        raise ValidationError(f"parameter '{name}': must be one of {sorted(allowed)}, got {value!r}")
+    return value
