@@ -112,6 +112,12 @@ def derived_pretrain_error(covariance=sym.Sigma, n=sym.n):
     return derived_one_step_error(derived_pretrain_optimum(covariance, n), covariance, n)
 
 
+def derived_noisy_one_step_error(v=sym.V, covariance=sym.Sigma, n=sym.n, noise=sym.noise_variance,
+                                 weight=sym.weight_variance):
+    """ψ² E‖I + ṼS‖_F² + (σ²/n) tr(ṼΣṼᵀ): the noise enters through u = (1/n) Σ x_i ε_i."""
+    return weight * derived_one_step_error(v, covariance, n) + noise / n * sp.Trace(v * covariance * v.T)
+
+
 def derived_noisy_optimum(covariance=sym.Sigma, n=sym.n, noise=sym.noise_variance,
                           weight=sym.weight_variance):
     """ψ²(2Σ + 2Ṽ E[SS]) + 2 (σ²/n) ṼΣ = 0 solved for Ṽ."""
