@@ -1,0 +1,88 @@
+"""Property-based search for regimes where a claim's check fails.
+
+Hypothesis draws claim parameters, runs the claim's check, and steers toward
+disagreement with ``hypothesis.target(discrepancy / tolerance)``. A failing example
+is shrunk, then re-checked at higher mpmath precision and with 4x the Monte Carlo
+samples; only a counterexample that survives is reported as one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings, strategies as st, target
+
+from numerics.validation import ValidationError
+from proofs_check.hypothesis_profiles import register_profiles
+
+
+@dataclass(frozen=True)
+class FuzzSpec:
+    level: str = "numeric"
+    parameters: tuple = ("d", "n", "condition")
+
+
+@dataclass
+class FuzzReport:
+    claim: str
+    level: str
+    examples: int
+    worst_ratio: float
+    worst_params: dict | None
+    counterexample: dict | None = None
+    confirmed: bool = False
+    reproduce: str = ""
+    detail: str = ""
+    errors: list = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return self.counterexample is not None and self.confirmed
+
+
+def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
+    """Search the claim's domain for a confirmed counterexample. ``claim`` may be passed
+    directly (tests use unregistered claims)."""
+    from proofs_check.registry import get_claim, run_check
+    register_profiles()
+    claim = claim or get_claim(claim_id)
+    spec = claim.fuzz
+    if spec is None:
+        raise ValidationError(f"claim '{claim.id}': has no fuzz specification (nothing to search over)")
+    if spec.level not in claim.checks:
+        raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
+    from proofs_check.strategies import claim_parameters
+    state = {"count": 0, "worst": (0.0, None), "failing": None}
+
+    @settings(max_examples=examples or settings.default.max_examples, database=None)
+    @given(params=claim_parameters(spec.parameters), seed=st.integers(0, 2 ** 16))
+    def search(params, seed):
+        state["count"] += 1
+        try:
+            result = run_check(claim, spec.level, seed=seed, overrides=params)
+        except ValidationError:
+            return   # outside the claim's domain (e.g. shift_rank > d): not a counterexample
+        ratio = (result.discrepancy or 0.0) / result.tolerance if result.tolerance else 0.0
+        target(ratio, label="discrepancy / tolerance")
+        if ratio > state["worst"][0]:
+            state["worst"] = (ratio, {**params, "seed": seed})
+        if result.verdict == "fails":
+            state["failing"] = (params, seed, result)
+            raise AssertionError(f"{claim.id} fails at {params}, seed={seed}")
+
+    try:
+        search()
+    except AssertionError:
+        pass
+    report = FuzzReport(claim.id, spec.level, state["count"], state["worst"][0], state["worst"][1])
+    if state["failing"] is None:
+        report.detail = f"no counterexample in {state['count']} examples; worst discrepancy/tolerance " \
+                        f"{report.worst_ratio:.3g} at {report.worst_params}"
+        return report
+    params, seed, first = state["failing"]
+    recheck = run_check(claim, spec.level, seed=seed, overrides=params, recheck=True)
+    report.counterexample = {**params, "seed": seed}
+    report.confirmed = recheck.verdict == "fails"
+    report.reproduce = recheck.reproduce
+    report.detail = (f"shrunk counterexample {report.counterexample}: {first.detail}. Re-check at higher "
+                     f"precision / more samples: {recheck.verdict} ({recheck.detail})")
+    return report
