@@ -1,0 +1,165 @@
+"""numerics/: sampler, validation, LSA forward vs recursion, Monte Carlo, batched training."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from numerics import closed_forms
+from numerics.lsa import cot_rollout, lsa_layer, reduced_rollout, sparse_parameters, embed_prompt
+from numerics.montecarlo import critical_value, estimate_mean, max_abs_z
+from numerics.sampling import (Mixture, covariance_with_condition, paper_covariance, paper_shift,
+                               sample_prompts)
+from numerics.training import PretrainConfig, _sampled_loss, pretrain
+from numerics.validation import ValidationError
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize("covariance, message", [
+    (np.array([[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
+    (np.array([[1.0, 0.5], [0.0, 1.0]]), "symmetric"),
+    (np.array([[np.nan, 0.0], [0.0, 1.0]]), "NaN"),
+    (np.ones((2, 3)), "square"),
+])
+def test_bad_covariance_is_named(covariance, message):
+    with pytest.raises(ValidationError, match=f"parameter 'covariance'.*{message}"):
+        sample_prompts(4, 2, covariance)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n=0, num_prompts=2), "parameter 'n'"),
+    (dict(n=3, num_prompts=2, noise_std=-1.0), "parameter 'noise_std'"),
+    (dict(n=3, num_prompts=2, spectrum=[1.0, -1.0]), "parameter 'spectrum'"),
+])
+def test_bad_scalars_are_named(kwargs, message):
+    kwargs.setdefault("covariance", None if "spectrum" in kwargs else np.eye(2))
+    with pytest.raises(ValidationError, match=message):
+        sample_prompts(**kwargs)
+
+
+def test_closed_forms_validate():
+    with pytest.raises(ValidationError, match="parameter 'v_block'"):
+        closed_forms.post_test_error(np.eye(3), np.eye(2), 4)
+    with pytest.raises(ValidationError, match="parameter 'weights'"):
+        closed_forms.mixture_pretrain_optimum([0.5, 0.6], [np.eye(2), np.eye(2)], 4)
+
+
+# ------------------------------------------------------------------ sampler
+def test_sampler_is_seeded_and_batched():
+    a = sample_prompts(5, 3, np.eye(4), runs=2, seed=3)
+    b = sample_prompts(5, 3, np.eye(4), runs=2, seed=3)
+    assert a.x.shape == (2, 3, 5, 4) and a.y.shape == (2, 3, 5) and a.w_star.shape == (2, 3, 4)
+    assert torch.equal(a.x, b.x) and torch.equal(a.w_star, b.w_star)
+    assert not torch.equal(a.x, sample_prompts(5, 3, np.eye(4), runs=2, seed=4).x)
+
+
+def test_sample_covariance_matches_sigma_plus_shift():
+    sigma, shift = paper_covariance(5), paper_shift(5)
+    prompts = sample_prompts(50, 4000, sigma, shift=shift, seed=0)
+    s = prompts.sample_covariance.reshape(4000, -1)
+    estimate = estimate_mean(lambda count, g: s[torch.randint(0, 4000, (count,), generator=g)], 4000)
+    # bootstrap-style resampling only checks the mean; compare to the truth with a wide z bound
+    assert max_abs_z(estimate, (sigma + shift).ravel()) < critical_value(25, 1e-4) * 1.5
+
+
+def test_spectrum_and_singular_covariances_are_accepted():
+    prompts = sample_prompts(3, 2, spectrum=[1.0, 0.0, 2.0], seed=0)
+    assert torch.all(prompts.x[..., 1] == 0)
+
+
+def test_mixture_frequencies_and_noise():
+    mixture = Mixture(np.array([0.2, 0.8]), np.stack([np.eye(3), 2 * np.eye(3)]))
+    prompts = sample_prompts(4, 20000, mixture=mixture, seed=1)
+    frequency = prompts.category.double().mean().item()
+    assert abs(frequency - 0.8) < 4 * np.sqrt(0.16 / 20000)
+    noisy = sample_prompts(4, 2000, np.eye(3), noise_std=0.5, seed=1)
+    residual = noisy.y - (noisy.x @ noisy.w_star.unsqueeze(-1)).squeeze(-1)
+    assert abs(residual.std().item() - 0.5) < 0.02
+
+
+def test_condition_number_is_controlled():
+    cov = covariance_with_condition(6, 50.0, seed=2)
+    eig = np.linalg.eigvalsh(cov)
+    assert np.isclose(eig[-1] / eig[0], 50.0) and np.allclose(cov, cov.T)
+
+
+# ------------------------------------------------------------------ LSA
+@given(d=st.integers(1, 4), n=st.integers(1, 6), steps=st.integers(1, 3), seed=st.integers(0, 999),
+       noise=st.sampled_from([0.0, 0.5]))
+def test_full_lsa_equals_reduced_recursion(d, n, steps, seed, noise):
+    g = torch.Generator().manual_seed(seed)
+    prompts = sample_prompts(n, 3, np.eye(d), runs=2, generator=g, noise_std=noise)
+    v = torch.randn(2, d, d, generator=g, dtype=torch.float64) / d
+    w = torch.randn(2, d, d, generator=g, dtype=torch.float64)
+    full = cot_rollout(prompts.x, prompts.y, v, w, steps, full_attention=True)
+    fast = cot_rollout(prompts.x, prompts.y, v, w, steps)
+    reduced = reduced_rollout(prompts.sample_covariance, prompts.cross_moment, v, w, steps)
+    torch.testing.assert_close(full, reduced, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(fast, full, rtol=1e-10, atol=1e-10)
+
+
+def test_lsa_layer_keeps_other_rows_and_appends_cot_column():
+    d, n = 3, 4
+    prompts = sample_prompts(n, 1, np.eye(d), seed=0)
+    value, key_query = sparse_parameters(torch.eye(d, dtype=torch.float64), torch.eye(d, dtype=torch.float64))
+    z = embed_prompt(prompts.x, prompts.y, torch.zeros(1, 1, d, dtype=torch.float64))
+    out = lsa_layer(z, value, key_query, n)
+    assert torch.equal(out[..., :d + 1, :], z[..., :d + 1, :])   # x and y rows untouched
+    assert torch.all(out[..., -1, -1] == 1)                      # constant row of the new column
+
+
+def test_one_step_error_through_lsa_matches_lemma_at_large_sample():
+    sigma = paper_covariance(4)
+    v = -np.linalg.inv(sigma + np.eye(4))
+    theory = closed_forms.post_test_error(v, sigma, 8)
+    vt = torch.as_tensor(v)
+
+    def sample(count, g):
+        p = sample_prompts(8, count, sigma, generator=g)
+        est = cot_rollout(p.x, p.y, vt, torch.eye(4, dtype=torch.float64), 1)[..., -1, :]
+        return ((est - p.w_star) ** 2).sum(-1)
+    estimate = estimate_mean(sample, 100_000, seed=5)
+    low, high = estimate.interval(0.999)
+    assert low <= theory <= high
+
+
+# ------------------------------------------------------------------ Monte Carlo
+def test_monte_carlo_interval_covers_known_mean():
+    hits = 0
+    for seed in range(40):
+        est = estimate_mean(lambda c, g: 3.0 + torch.randn(c, generator=g, dtype=torch.float64), 2000, 512, seed)
+        low, high = est.interval(0.95)
+        hits += low <= 3.0 <= high
+        assert est.samples == 2000
+    assert hits >= 33   # nominal 95% coverage: fewer than 33 of 40 has probability ~2e-3
+
+
+# ------------------------------------------------------------------ training
+def test_runs_are_independent_in_one_batched_loss():
+    config = PretrainConfig(d=3, n=5, runs=3, prompts_per_step=16).validated()
+    v = (0.1 * torch.randn(3, 3, 3, dtype=torch.float64)).requires_grad_(True)
+    w = torch.eye(3, dtype=torch.float64).expand(3, -1, -1)
+    per_run = _sampled_loss(v, w, config, torch.Generator().manual_seed(0))
+    per_run.sum().backward()
+    batched_grad = v.grad.clone()
+    for r in range(3):
+        v.grad = None
+        per_run = _sampled_loss(v, w, config, torch.Generator().manual_seed(0))
+        per_run[r].backward()
+        torch.testing.assert_close(v.grad[r], batched_grad[r])
+        assert torch.all(v.grad[[i for i in range(3) if i != r]] == 0)
+
+
+def test_population_gradient_training_reaches_the_optimum():
+    sigma = covariance_with_condition(4, 5.0, seed=1)
+    result = pretrain(PretrainConfig(d=4, n=6, covariance=sigma, runs=2, steps=600, gradient="population",
+                                     lr=0.05))
+    target = closed_forms.pretrain_optimum(sigma, 6)
+    assert np.max(np.abs(result.v_block.numpy() - target)) < 1e-4
+    assert result.loss_history.shape == (600, 2) and "torch" in result.versions
+
+
+def test_training_config_is_validated():
+    with pytest.raises(ValidationError, match="parameter 'optimizer'"):
+        pretrain(PretrainConfig(optimizer="lbfgs"))
+    with pytest.raises(ValidationError, match="parameter 'covariance'"):
+        pretrain(PretrainConfig(d=2, covariance=np.eye(3)))
