@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings, strategies as st, target
+from hypothesis import Phase, given, settings, strategies as st, target
 
 from numerics.validation import ValidationError
 from proofs_check.hypothesis_profiles import register_profiles
@@ -53,7 +53,11 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     from proofs_check.strategies import claim_parameters
     state = {"count": 0, "worst": (0.0, None), "failing": None}
 
-    @settings(max_examples=examples or settings.default.max_examples, database=None)
+    # No "explain" phase: it re-runs hundreds of variants of the shrunk example only to
+    # annotate it; the precision re-check below is what a counterexample must pass.
+    phases = [p for p in settings.default.phases if p != Phase.explain]
+
+    @settings(max_examples=examples or settings.default.max_examples, database=None, phases=phases)
     @given(params=claim_parameters(spec.parameters), seed=st.integers(0, 2 ** 16))
     def search(params, seed):
         state["count"] += 1

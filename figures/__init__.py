@@ -1,0 +1,1 @@
+"""Figure scripts: each figure saves PNG, PDF and the CSV of every plotted point."""
