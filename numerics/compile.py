@@ -23,6 +23,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.validation import ValidationError
+from theory.matrix_functions import PseudoInverse
 
 try:  # torch is a dependency, but the numpy/mpmath paths must not need it to import
     import torch
@@ -47,6 +48,11 @@ class NumpyOps:
 
     matmul = staticmethod(np.matmul)
     inverse = staticmethod(np.linalg.inv)
+
+    @staticmethod
+    def pseudo_inverse(a):
+        # rcond relative to the largest singular value, as numpy's default hermitian=False
+        return np.linalg.pinv(a)
 
     @staticmethod
     def transpose(a):
@@ -88,6 +94,7 @@ class TorchOps:
 
     matmul = staticmethod(lambda a, b: torch.matmul(a, b))
     inverse = staticmethod(lambda a: torch.linalg.inv(a))
+    pseudo_inverse = staticmethod(lambda a: torch.linalg.pinv(a))
 
     @staticmethod
     def transpose(a):
@@ -146,6 +153,17 @@ class MpmathOps:
     @staticmethod
     def inverse(a):
         return mpmath.inverse(a)
+
+    @staticmethod
+    def pseudo_inverse(a):
+        """A† = V diag(1/s_i for s_i > tol) Uᵀ from mpmath's real SVD."""
+        u, s, v = mpmath.svd_r(a)
+        tol = max(a.rows, a.cols) * mpmath.eps * (max(s) if len(s) else 0)
+        inv = mpmath.matrix(len(s), len(s))
+        for i, value in enumerate(s):
+            if value > tol:
+                inv[i, i] = 1 / value
+        return v.T * inv * u.T
 
     @staticmethod
     def transpose(a):
@@ -298,6 +316,8 @@ def _evaluate_node(expr, context):
         return total
     if isinstance(expr, sp.Inverse):
         return ops.inverse(_walk(expr.arg, context))
+    if isinstance(expr, PseudoInverse):
+        return ops.pseudo_inverse(_walk(expr.arg, context))
     if isinstance(expr, sp.Transpose):
         return ops.transpose(_walk(expr.arg, context))
     if isinstance(expr, sp.Trace):
