@@ -51,8 +51,10 @@ class NumpyOps:
 
     @staticmethod
     def pseudo_inverse(a):
-        # rcond relative to the largest singular value, as numpy's default hermitian=False
-        return np.linalg.pinv(a)
+        # Rank cut-off max(rows, cols) * eps * σ_max (as matrix_rank): numpy's default 1e-15 keeps
+        # rounding-level singular values of rank-deficient inputs and returns garbage.
+        a = np.asarray(a)
+        return np.linalg.pinv(a, rcond=max(a.shape[-2:]) * np.finfo(a.dtype).eps)
 
     @staticmethod
     def transpose(a):
@@ -94,7 +96,7 @@ class TorchOps:
 
     matmul = staticmethod(lambda a, b: torch.matmul(a, b))
     inverse = staticmethod(lambda a: torch.linalg.inv(a))
-    pseudo_inverse = staticmethod(lambda a: torch.linalg.pinv(a))
+    pseudo_inverse = staticmethod(lambda a: torch.linalg.pinv(a, rtol=max(a.shape[-2:]) * torch.finfo(a.dtype).eps))
 
     @staticmethod
     def transpose(a):
@@ -156,9 +158,14 @@ class MpmathOps:
 
     @staticmethod
     def pseudo_inverse(a):
-        """A† = V diag(1/s_i for s_i > tol) Uᵀ from mpmath's real SVD."""
+        """A† = V diag(1/s_i for s_i > tol) Uᵀ from mpmath's real SVD.
+
+        The rank cut-off is taken at float64 resolution (not at the working precision):
+        inputs arrive as float64 arrays, so a singular value below max(r, c)·2⁻⁵²·σ_max is
+        indistinguishable from a rounded zero, and the float backends cut it too.
+        """
         u, s, v = mpmath.svd_r(a)
-        tol = max(a.rows, a.cols) * mpmath.eps * (max(s) if len(s) else 0)
+        tol = max(a.rows, a.cols) * max(mpmath.eps, mpmath.mpf(2) ** -52) * (max(s) if len(s) else 0)
         inv = mpmath.matrix(len(s), len(s))
         for i, value in enumerate(s):
             if value > tol:

@@ -99,7 +99,11 @@ def resolve_covariance(covariance=None, spectrum=None, d: int | None = None) -> 
 def covariance_factor(covariance: np.ndarray) -> np.ndarray:
     """L with L Lᵀ = covariance, via eigh so singular (PSD) covariances work."""
     eigenvalues, vectors = np.linalg.eigh(covariance)
-    return vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+    # Eigenvalues at rounding level are zeros: keeping sqrt(1e-17) ~ 3e-9 would leak samples
+    # into the null space of a singular covariance and break every rank-dependent formula.
+    cutoff = covariance.shape[-1] * np.finfo(float).eps * max(float(np.max(np.abs(eigenvalues))), 1e-300)
+    eigenvalues = np.where(eigenvalues > cutoff, eigenvalues, 0.0)
+    return vectors * np.sqrt(eigenvalues)
 
 
 def make_generator(seed: int, device=None) -> torch.Generator:

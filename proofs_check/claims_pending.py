@@ -5,18 +5,6 @@ from __future__ import annotations
 from proofs_check.registry import LEVELS, Claim, register
 
 PENDING = {
-    "issue #3 (SFT)": {
-        "sft-loss-closed-form": "L_SFT(V~, I) = (c_k/2B) ‖V~Φ + ηΩ‖_F².",
-        "thm-4.1": "As λ → 0⁺ the regularised SFT minimiser tends to W~* = I, V~* = -ηΩΦ† - Γ_0⁻¹(I - ΦΦ†).",
-        "thm-4.2": "GD on V~ at step B/(c_k λ_max(M)) contracts at rate 1 - λ⁺_min(M)/λ_max(M).",
-        "remark-4.1": "V~* does not depend on k; at a fixed step, larger k converges faster.",
-        "prop-4.3": "Population limit V~_∞ = -η(((n+1)/n)A + (tr A/n) AA†)† - Γ_0⁻¹(I - AA†).",
-        "optimal-allocation": "The post-test error of V~_∞ is minimised by A ≈ η(P_U Σ_0 P_U + Δ).",
-        "hardness": "Prompts hard for the pretrained model (aligned with Δ) make better SFT data than random or easy.",
-        "sft-data-scaling": "Double descent in B (peak at m or d), small B can beat large B, U-shape in n.",
-        "thm-B.1": "Proportional-asymptotic limit of Err(V~) equals the printed F(β).",
-        "prop-B.2": "Properties of F: blow-up at β = 1, F(0), F(∞), sign of F'(0).",
-    },
     "issue #4 (outcome supervision, RL, balance)": {
         "prop-6.1": "L_OS(V~, W~) closed form; with W~ = I, (1/2B) Σ ‖(I + V~S)^k w*‖².",
         "os-gradient": "Closed-form gradient of L_OS with M_τ = I + V~S_τ.",

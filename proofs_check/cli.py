@@ -19,6 +19,9 @@ OVERRIDES = {  # name -> (type, help)
     "prompts": (int, "prompts per training step"), "runs": (int, "independent runs trained batched"),
     "k": (int, "CoT steps"), "noise": (float, "label-noise std σ"), "shift_rank": (int, "rank of Δ"),
     "categories": (int, "mixture categories"), "imbalance": (float, "mixture weights ∝ imbalance^c"),
+    "B": (int, "SFT prompts (0: check B = d/2 and B = 2d)"), "eta": (float, "geometric target rate η"),
+    "r": (float, "interference level r"), "gamma_ratio": (float, "γ = d/n (asymptotics)"),
+    "sizes": (str, "comma-separated dimensions for asymptotic comparisons"), "rank": (int, "rank of A"),
 }
 
 

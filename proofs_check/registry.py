@@ -66,6 +66,7 @@ def all_claims() -> list[Claim]:
 def _load():
     # Importing the claim modules registers their claims (once).
     from proofs_check import claims_pretraining  # noqa: F401  (sections 1-2 first)
+    from proofs_check import claims_sft  # noqa: F401
     from proofs_check import claims_pending  # noqa: F401
 
 

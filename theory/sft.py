@@ -86,6 +86,32 @@ def derived_ridge_optimum():
         sp.Inverse(c_k / prompts * Phi * Phi.T + 2 * ridge * eye)
 
 
+def derived_population_optimum():
+    """B → ∞ limit of Ṽ* by the law of large numbers: ΩΦᵀ/B → E[w* w*ᵀ S] = A and
+    ΦΦᵀ/B → E[S S] (Wick, see theory.pretraining), with null(E[SS]) = null(A):
+    Ṽ_∞ = -η A E[SS]† - Γ_0⁻¹ (I - A A†)."""
+    from theory.pretraining import derived_sample_moment
+    second = derived_sample_moment(sp.Identity(sym.d), A, sym.n)
+    projector = A * PseudoInverse(A)
+    return -eta * A * PseudoInverse(second) - pretrained_inverse() * (sp.Identity(sym.d) - projector)
+
+
+def derive_population_optimum(singular: bool) -> Derivation:
+    """d=2 diagonal A (one zero eigenvalue if ``singular``): derived limit vs Prop. 4.3, exactly."""
+    a1, a2 = sp.symbols("a_1 a_2", positive=True)
+    a = sp.diag(a1, 0 if singular else a2)
+    s0 = sym.diagonal_matrix("s", 2)
+    n = sym.n
+    gamma_inv = ((1 + 1 / n) * s0 + s0.trace() / n * sp.eye(2)).inv()
+    second = (n + 1) / n * a * a + a.trace() / n * a
+    projector = a * a.pinv()
+    derived = -eta * a * second.pinv() - gamma_inv * (sp.eye(2) - projector)
+    claimed = -eta * ((n + 1) / n * a + a.trace() / n * projector).pinv() - gamma_inv * (sp.eye(2) - projector)
+    return Derivation("population SFT optimum", {"derived": derived},
+                      ("B → ∞", "d=2, diagonal A" + (" with a zero eigenvalue" if singular else "")),
+                      f"{REFERENCE} Proposition 4.3", {"derived - claimed": (derived - claimed).applyfunc(sp.cancel)})
+
+
 # --------------------------------------------------------------------------- derivations
 
 def teacher_forced_loss(size: int, context: int, k: int, w_block=None, prompt_count: int = 1):

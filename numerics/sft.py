@@ -1,0 +1,141 @@
+"""SFT numerics (arXiv:2603.01293 Sections 4-5, Appendix B): task moments, closed-form and
+first-order solutions, the teacher-forced LSA loss, the regularised joint problem, GD."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from numerics import validation as check
+from numerics.compile import compile_expression
+from numerics.lsa import embed_prompt, lsa_last_column, sparse_parameters
+from numerics.sampling import covariance_factor, standard_normal
+from theory import pretraining as pretraining_theory
+from theory import sft as theory
+
+COMPILED = {
+    "loss": compile_expression(theory.claimed_sft_loss(), "sft_loss"),
+    "optimum": compile_expression(theory.claimed_sft_optimum(), "sft_optimum"),
+    "population": compile_expression(theory.claimed_population_optimum(), "population_optimum"),
+    "population_derived": compile_expression(theory.derived_population_optimum(), "population_optimum_derived"),
+    "first_order": compile_expression(theory.claimed_first_order_optimum(), "first_order_optimum"),
+    "ridge": compile_expression(theory.derived_ridge_optimum(), "ridge_optimum"),
+    "gradient": compile_expression(theory.derived_sft_gradient(), "sft_gradient"),
+    "post_test": compile_expression(pretraining_theory.claimed_post_test_error(), "post_test_error"),
+    "pretrained": compile_expression(-theory.pretrained_inverse(), "pretrained_v"),
+}
+
+
+def task_moments(n: int, prompts: int, covariance, generator: torch.Generator, batch: tuple = (),
+                 dtype=torch.float64):
+    """Columns of Φ = [S_τ w*_τ] and Ω = [w*_τ], each (..., d, B), sampled exactly in O(n + d) per prompt.
+
+    With x = L z (L Lᵀ = A) and u = Lᵀ w*: S w* = L (1/n) ZᵀZ u, and by rotation invariance of Z,
+    ZᵀZ u = c u + √c ‖u‖ P_⊥ g with c ~ χ²_n and g ~ N(0, I_d) independent (P_⊥ projects off u).
+    The same law as forming the n x d prompt, without forming it (tested against that).
+    """
+    n = check.positive_int("n", n)
+    prompts = check.positive_int("prompts", prompts)
+    covariance = check.covariance("covariance", covariance)
+    d = covariance.shape[-1]
+    factor = torch.as_tensor(covariance_factor(covariance), dtype=dtype)
+    omega = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
+    u = omega @ factor                                                        # rows: Lᵀ w*
+    chi2 = (standard_normal(*batch, prompts, n, generator=generator, dtype=dtype) ** 2).sum(-1, keepdim=True)
+    g = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
+    norm = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+    unit = u / norm.clamp_min(1e-300)
+    orthogonal = g - (g * unit).sum(-1, keepdim=True) * unit
+    moment = (chi2 * u + chi2.sqrt() * norm * orthogonal) / n
+    phi = moment @ factor.T                                                   # rows: L (…)
+    return phi.transpose(-1, -2), omega.transpose(-1, -2)
+
+
+def pretrained_v(sigma0, n):
+    return COMPILED["pretrained"].numpy(Sigma0=sigma0, n=float(n))
+
+
+def sft_optimum(phi, omega, sigma0, n, eta):
+    """Ṽ* = -ηΩΦ† - Γ_0⁻¹(I - ΦΦ†), batched over leading axes."""
+    return _evaluate("optimum", Phi=phi, Omega=omega, Sigma0=sigma0, n=float(n), eta=float(eta))
+
+
+def first_order_optimum(phi, omega, a, sigma0, n, eta):
+    return _evaluate("first_order", Phi=phi, Omega=omega, A=a, Sigma0=sigma0, n=float(n), eta=float(eta))
+
+
+def population_optimum(a, sigma0, n, eta):
+    return _evaluate("population", A=a, Sigma0=sigma0, n=float(n), eta=float(eta))
+
+
+def post_test_error(v, sigma, n):
+    """Prop. 5.1 / Lemma A.1 error of one step with W̃ = I on prompts from N(0, Σ)."""
+    return _evaluate("post_test", V=v, Sigma=sigma, n=float(n))
+
+
+def _evaluate(name, **inputs):
+    if any(isinstance(v, torch.Tensor) for v in inputs.values()):
+        return COMPILED[name].torch(**inputs)
+    return COMPILED[name].numpy(**inputs)
+
+
+# --------------------------------------------------------------------------- the LSA loss
+
+def geometric_targets(w_star: torch.Tensor, k: int, eta: float) -> torch.Tensor:
+    """w_i = (1 - (1-η)^i) w* for i = 0..k+1: (..., k+2, d)."""
+    powers = (1 - eta) ** torch.arange(k + 2, dtype=w_star.dtype, device=w_star.device)
+    return (1 - powers)[:, None] * w_star.unsqueeze(-2)
+
+
+def teacher_forced_loss(x, y, w_star, v_block, w_block, k: int, eta: float) -> torch.Tensor:
+    """(1/2B) Σ_τ Σ_{i=0}^{k} ‖f(Z_{i,τ})[:, last] - (0, 0, w_{i+1}, 1)‖² through the full LSA.
+
+    x (..., B, n, d), y (..., B, n), w_star (..., B, d); v_block, w_block (..., d, d). Returns (...).
+    """
+    n, d = x.shape[-2], x.shape[-1]
+    value, key_query = sparse_parameters(v_block, w_block)
+    value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)
+    targets = geometric_targets(w_star, k, eta)
+    total = 0.0
+    for i in range(k + 1):
+        column = lsa_last_column(embed_prompt(x, y, targets[..., :i + 1, :]), value, key_query, n)
+        goal = torch.cat([torch.zeros_like(column[..., :d + 1]), targets[..., i + 1, :],
+                          torch.ones_like(column[..., :1])], dim=-1)
+        total = total + ((column - goal) ** 2).sum(-1)
+    return total.mean(-1) / 2
+
+
+def solve_regularised(x, y, w_star, k, eta, lam, anchor_v, joint: bool, start=None, iterations: int = 200):
+    """argmin L_SFT(Ṽ, W̃) + λ‖Ṽ - anchor_v‖² + λ‖W̃ - I‖² by L-BFGS (float64), over Ṽ or (Ṽ, W̃).
+
+    anchor_v is the pretrained Ṽ_0 = -Γ_0⁻¹. ``start`` warm-starts a λ-continuation.
+    """
+    d = x.shape[-1]
+    anchor = torch.as_tensor(np.asarray(anchor_v), dtype=x.dtype)
+    eye = torch.eye(d, dtype=x.dtype)
+    v = (anchor.clone() if start is None else start[0].clone()).requires_grad_(True)
+    w = (eye.clone() if start is None else start[1].clone()).requires_grad_(joint)
+    params = [v, w] if joint else [v]
+    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, tolerance_grad=1e-14,
+                                  tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        objective = teacher_forced_loss(x, y, w_star, v, w, k, eta) \
+            + lam * ((v - anchor) ** 2).sum() + lam * ((w - eye) ** 2).sum()
+        objective.backward()
+        return objective
+    for _ in range(5):
+        optimizer.step(closure)
+    return v.detach(), w.detach()
+
+
+def gradient_descent(phi, omega, start, k, eta, step_size, steps: int):
+    """GD on Ṽ of the closed-form loss, W̃ = I; returns iterates (steps+1, d, d) (numpy)."""
+    weight = float(theory.geometric_weight(k, eta))
+    v = np.asarray(start, dtype=float).copy()
+    history = [v.copy()]
+    prompts = phi.shape[-1]
+    for _ in range(steps):
+        v = v - step_size * weight / prompts * (v @ phi + eta * omega) @ phi.T
+        history.append(v.copy())
+    return np.stack(history)
