@@ -124,8 +124,12 @@ def solve_regularised(x, y, w_star, k, eta, lam, anchor_v, joint: bool, start=No
             + lam * ((v - anchor) ** 2).sum() + lam * ((w - eye) ** 2).sum()
         objective.backward()
         return objective
-    for _ in range(5):
-        optimizer.step(closure)
+    previous = None
+    for _ in range(12):   # restart L-BFGS until the objective stops moving (stiff at small λ)
+        value = float(optimizer.step(closure))
+        if previous is not None and abs(previous - value) <= 1e-15 * max(abs(value), 1e-300):
+            break
+        previous = value
     return v.detach(), w.detach()
 
 

@@ -119,33 +119,50 @@ def _mp_loss(data, v, w, k, eta, dps=40):
 
 
 def _joint_regime(params, prompts):
+    """Joint (V~, W~) λ-continuation vs the claimed limit (V~*, I).
+
+    Verdict logic (rigorous in both directions, not a distance threshold alone):
+    * the solver found a pair with strictly lower L_SFT than (V~*, I) (re-evaluated at 40 digits):
+      (V~*, I) is not a minimiser of L_SFT, so it cannot be the λ → 0⁺ limit: fails;
+    * L_SFT(V~*, I) = 0 (exact fit, 40 digits) and no zero-loss pair found is closer to the anchor
+      (V~_0, I): consistent with (V~*, I) being the minimum-regulariser minimiser: holds (a finite-λ
+      solution may sit closer to the anchor at a small positive loss; that is not a minimiser);
+    * otherwise the distance of the found pair to (V~*, I) decides (tolerance 0.02).
+    """
     sigma0, _, data, phi, omega = _setup(params, prompts)
     k, eta, n = params["k"], _eta(params), params["n"]
     anchor = sft.pretrained_v(sigma0, n)
     target = sft.sft_optimum(phi, omega, sigma0, n, eta)
-    v, w = _continuation(data, k, eta, anchor, joint=True)
+    v, w = (t.numpy() for t in _continuation(data, k, eta, anchor, joint=True))
     eye = np.eye(phi.shape[0])
-    distance = _relative(v.numpy(), target) + float(np.linalg.norm(w.numpy() - eye))
-    joint_loss = float(_mp_loss(data, v.numpy(), w.numpy(), k, eta))
+    distance = _relative(v, target) + float(np.linalg.norm(w - eye))
+    joint_loss = float(_mp_loss(data, v, w, k, eta))
     claimed_loss = float(_mp_loss(data, target, eye, k, eta))
-    return distance, joint_loss, claimed_loss, float(np.linalg.norm(w.numpy() - eye))
+
+    def regulariser(vv, ww):
+        return float(np.sum((vv - anchor) ** 2) + np.sum((ww - eye) ** 2))
+    record = {"distance": distance, "joint_loss": joint_loss, "loss_at_claim": claimed_loss,
+              "W_minus_I": float(np.linalg.norm(w - eye)), "regulariser_found": regulariser(v, w),
+              "regulariser_at_claim": regulariser(target, eye)}
+    detail = (f"B={prompts} (d={phi.shape[0]}): joint λ-continuation to 1e-6 found ‖W~ - I‖ = {record['W_minus_I']:.3g}, "
+              f"distance to (V~*, I) {distance:.3g}; L_SFT {joint_loss:.6g} there vs {claimed_loss:.6g} at (V~*, I) "
+              f"(40 digits)")
+    if joint_loss < claimed_loss * (1 - 1e-6):
+        return Outcome("fails", distance, 0.02, detail + ": (V~*, I) is not a minimiser of L_SFT, so it cannot be "
+                       "the λ → 0⁺ limit"), record
+    found_is_minimiser = joint_loss <= 1e-10
+    if claimed_loss <= 1e-20 and not (found_is_minimiser and
+                                      record["regulariser_found"] < record["regulariser_at_claim"] * (1 - 1e-6)):
+        return Outcome("holds", 0.0, 0.0, detail + ": (V~*, I) fits exactly (a global minimiser of L_SFT) and no "
+                       "exact-fit pair closer to (V~_0, I) was found"), record
+    return judged(distance, 0.02, detail), record
 
 
 def thm41_numeric(params):
     outcomes, regimes = [], {}
     for prompts in _regimes(params):
-        distance, joint_loss, claimed_loss, w_gap = _joint_regime(params, prompts)
-        better = joint_loss < claimed_loss * (1 - 1e-6)
-        regimes[f"B={prompts}"] = {"distance": distance, "joint_loss": joint_loss, "loss_at_claim": claimed_loss,
-                                   "W_minus_I": w_gap}
-        detail = (f"B={prompts} (d={params['d']}): joint (V~, W~) by λ-continuation to 1e-6: distance to (V~*, I) "
-                  f"{distance:.3g}, ‖W~ - I‖ {w_gap:.3g}; L_SFT {joint_loss:.6g} vs {claimed_loss:.6g} at (V~*, I) "
-                  f"(40-digit re-evaluation)")
-        if better:
-            detail += ": (V~*, I) is not a minimiser of L_SFT, so it cannot be the λ → 0⁺ limit"
-            outcomes.append(Outcome("fails", distance, 0.02, detail))
-        else:
-            outcomes.append(judged(distance, 0.02, detail))
+        outcome, regimes[f"B={prompts}"] = _joint_regime(params, prompts)
+        outcomes.append(outcome)
     return worst(outcomes, {"regimes": regimes})
 
 
@@ -174,9 +191,8 @@ def thm41_corrected_numeric(params):
                                f"{[f'{g:.2g}' for g in limit_gap]} ({'linear in λ' if linear else 'not shrinking'})"))
         regimes[f"B={prompts}, W~=I"] = {"solver_vs_ridge": solver_gap, "ridge_vs_limit": limit_gap}
         if prompts <= d:
-            distance, *_ = _joint_regime(params, prompts)
-            outcomes.append(judged(distance, 0.02, f"B={prompts} <= d: joint limit vs (V~*, I): {distance:.2g}"))
-            regimes[f"B={prompts}, joint"] = distance
+            outcome, regimes[f"B={prompts}, joint"] = _joint_regime(params, prompts)
+            outcomes.append(outcome)
     return worst(outcomes, {"regimes": regimes})
 
 

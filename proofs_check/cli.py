@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--quick", action="store_true")
     every.add_argument("--seed", type=int, default=0)
     every.add_argument("--json", action="store_true")
+    figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)")
+    figure.add_argument("name", help="fig1, fig2, fig5")
+    figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
+    figure.add_argument("--out", default="figures/output")
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim")
     search.add_argument("--examples", type=int)
@@ -93,6 +97,16 @@ def _fuzz(args) -> int:
     return 1 if report.found else 0
 
 
+def _figure(args) -> int:
+    from figures import FIGURES
+    if args.name not in FIGURES:
+        raise ValidationError(f"parameter 'name': must be one of {sorted(FIGURES)}, got {args.name!r}")
+    stderr_progress(f"making {args.name}{' (small)' if args.small else ''} ...")
+    for path in FIGURES[args.name](small=args.small, out_dir=args.out):
+        print(path)
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -100,6 +114,8 @@ def main(argv=None) -> int:
             return _list()
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "figure":
+            return _figure(args)
         if args.command == "verify":
             overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
             results = verify(args.claim, args.level, args.seed, args.quick, progress=stderr_progress, **overrides)

@@ -1,0 +1,64 @@
+"""Shared figure plumbing: confidence intervals, saving PNG + PDF + CSV + JSON side by side."""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from numerics.training import versions  # noqa: E402
+
+DEFAULT_OUT = Path("figures/output")
+
+
+def mean_ci(samples: np.ndarray, axis: int = 0):
+    """Mean and 95% normal-approximation interval over seeds (axis)."""
+    samples = np.asarray(samples, dtype=float)
+    mean = samples.mean(axis)
+    count = samples.shape[axis]
+    half = 1.96 * samples.std(axis, ddof=1) / np.sqrt(count) if count > 1 else np.zeros_like(mean)
+    return mean, mean - half, mean + half
+
+
+class FigureData:
+    """Collects every plotted point as rows: panel, series, x, y (mean), ci_low, ci_high, seeds."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, panel, series, xs, mean, low=None, high=None, seeds=0):
+        low = mean if low is None else low
+        high = mean if high is None else high
+        for x, m, lo, hi in zip(xs, mean, low, high):
+            self.rows.append({"panel": panel, "series": series, "x": float(x), "y": float(m),
+                              "ci_low": float(lo), "ci_high": float(hi), "seeds": int(seeds)})
+
+
+def save(fig, data: FigureData, name: str, out_dir, config: dict, started: float) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf", out / f"{name}.csv", out / f"{name}.json"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    with open(paths[2], "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["panel", "series", "x", "y", "ci_low", "ci_high", "seeds"])
+        writer.writeheader()
+        writer.writerows(data.rows)
+    record = {"figure": name, "config": config, "versions": versions(), "elapsed_s": time.perf_counter() - started}
+    paths[3].write_text(json.dumps(record, indent=2, default=str))
+    return paths
+
+
+def log_error_bars(mean, low, high):
+    """Error-bar extents for a log axis: a lower bound at or below 0 is drawn down to mean/1000
+    (the CSV keeps the true interval)."""
+    mean, low, high = (np.asarray(a, dtype=float) for a in (mean, low, high))
+    drawn_low = np.where(low > 0, low, mean / 1000)
+    return [mean - drawn_low, high - mean]
