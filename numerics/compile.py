@@ -367,12 +367,17 @@ def compile_expression(expr, name: str | None = None) -> CompiledExpression:
     return CompiledExpression(sp.sympify(expr), name)
 
 
-def evalf_reference(expr, dps: int = 30, **inputs):
+def evalf_reference(expr, dps: int = 30, exact: bool = False, **inputs):
     """Ground truth by sympy itself: substitute explicit matrices, ``doit``, ``evalf``.
 
     Slow on purpose (it is the baseline the compiled functions are tested and
-    benchmarked against). Inputs must be unbatched.
+    benchmarked against). Inputs must be unbatched. ``exact=True`` substitutes each
+    float by the rational it represents exactly: needed where the result depends on
+    exact rank (pseudo-inverses of rank-deficient inputs), which Floats blur.
     """
+    def number(x):
+        return sp.Rational(float(x)) if exact else sp.Float(repr(float(x)), dps)
+
     compiled = CompiledExpression(expr)
     substitutions = {}
     dims = {}
@@ -387,9 +392,9 @@ def evalf_reference(expr, dps: int = 30, **inputs):
         if key in compiled.matrix_inputs:
             array = np.asarray(value, dtype=float)
             symbol = sp.MatrixSymbol(key, *array.shape)
-            substitutions[symbol] = sp.ImmutableMatrix([[sp.Float(repr(float(x)), dps) for x in row] for row in array])
+            substitutions[symbol] = sp.ImmutableMatrix([[number(x) for x in row] for row in array])
         elif key in compiled.scalar_inputs:
-            substitutions[compiled.scalar_inputs[key]] = sp.Float(repr(float(value)), dps)
+            substitutions[compiled.scalar_inputs[key]] = number(value)
     concrete = concrete.replace(lambda node: isinstance(node, sp.Identity),
                                 lambda node: sp.ImmutableMatrix(sp.eye(int(node.rows))))
     result = concrete.xreplace(substitutions).doit().doit()

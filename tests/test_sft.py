@@ -1,0 +1,138 @@
+"""SFT (section 3a): derivations, compiled pseudo-inverse, exact sampler, LSA loss, asymptotics, verdicts."""
+import csv
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from hypothesis import given, strategies as st
+
+from numerics import sft
+from numerics.asymptotics import COMPILED as F_COMPILED, limit_error, limit_error_mp, solve_q
+from numerics.compile import compile_expression, evalf_reference
+from numerics.montecarlo import critical_value, estimate_mean, max_abs_z
+from numerics.sampling import covariance_with_condition, make_generator, sample_prompts
+from proofs_check import verify
+from proofs_check.cli import main
+from theory import asymptotics, sft as theory
+from theory import symbols as sym
+from theory.derivation import is_zero
+from theory.matrix_functions import PseudoInverse
+
+DERIVATIONS = {
+    "loss": lambda: theory.derive_sft_loss(2, 2, 2),
+    "ridge": lambda: theory.derive_ridge_limit(3, 2, 0),
+    "ridge B>d": lambda: theory.derive_ridge_limit(2, 3, 1),
+    "gd": lambda: theory.derive_gd_contraction(2, 2),
+    "population": lambda: theory.derive_population_optimum(False),
+    "population singular": lambda: theory.derive_population_optimum(True),
+    "prop-B.2": asymptotics.derive_prop_b2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DERIVATIONS))
+def test_sft_derivations_vanish(name):
+    derivation = DERIVATIONS[name]()
+    for label, expr in derivation.identities.items():
+        assert is_zero(expr), f"{name}: {label}"
+
+
+@given(rows=st.integers(1, 4), cols=st.integers(1, 4), rank=st.integers(0, 4), seed=st.integers(0, 999))
+def test_pseudo_inverse_backends_match_evalf(rows, cols, rank, seed):
+    rng = np.random.default_rng(seed)
+    rank = min(rank, rows, cols)
+    # integer factors: the rank is exact, so the exact-rational sympy reference is well posed
+    matrix = (rng.integers(-3, 4, (rows, rank)) @ rng.integers(-3, 4, (rank, cols))).astype(float)
+    symbol = sp.MatrixSymbol("X", rows, cols)
+    compiled = compile_expression(PseudoInverse(symbol))
+    reference = evalf_reference(PseudoInverse(symbol), exact=True, X=matrix)
+    np.testing.assert_allclose(compiled.numpy(X=matrix), reference, atol=1e-8)
+    np.testing.assert_allclose(compiled.torch(X=torch.as_tensor(matrix)).numpy(), reference, atol=1e-8)
+    np.testing.assert_allclose(np.array(compiled.mpmath(X=matrix).tolist(), dtype=float), reference, atol=1e-8)
+
+
+def test_fast_task_sampler_matches_moments():
+    a = covariance_with_condition(4, 5.0, seed=3)
+    n = 5
+
+    def sample(count, generator):
+        phi, omega = sft.task_moments(n, count, a, generator)
+        outer = phi.T[:, :, None] * phi.T[:, None, :]
+        cross = omega.T[:, :, None] * phi.T[:, None, :]
+        return torch.cat([outer.reshape(count, -1), cross.reshape(count, -1)], dim=1)
+    estimate = estimate_mean(sample, 300_000, seed=1)
+    second = ((n + 1) / n * a @ a + np.trace(a) / n * a).ravel()          # E[S w w S] (Wick, section 2)
+    theory_value = np.concatenate([second, a.ravel()])                     # E[w (S w)ᵀ] = A
+    assert max_abs_z(estimate, theory_value) < critical_value(theory_value.size, 1e-4)
+
+
+def test_fast_sampler_respects_singular_covariance():
+    a = np.diag([1.0, 0.0, 2.0])
+    phi, _ = sft.task_moments(4, 50, a, make_generator(0))
+    assert torch.all(phi[1] == 0)
+
+
+@given(d=st.integers(1, 4), n=st.integers(1, 6), k=st.integers(0, 3), prompts=st.integers(1, 5),
+       eta=st.floats(0.05, 0.95), seed=st.integers(0, 999))
+def test_teacher_forced_lsa_loss_equals_closed_form(d, n, k, prompts, eta, seed):
+    data = sample_prompts(n, prompts, np.eye(d), seed=seed)
+    v = torch.as_tensor(np.random.default_rng(seed).standard_normal((d, d)))
+    full = sft.teacher_forced_loss(data.x, data.y, data.w_star, v, torch.eye(d, dtype=torch.float64), k, eta)
+    phi = (data.sample_covariance @ data.w_star.unsqueeze(-1)).squeeze(-1).T
+    closed = sft.COMPILED["loss"].torch(V=v, Phi=phi, Omega=data.w_star.T, c_k=float(theory.geometric_weight(k, eta)),
+                                        eta=eta)
+    torch.testing.assert_close(full, closed, rtol=1e-10, atol=1e-12)
+
+
+def test_sft_optimum_fits_exactly_when_b_below_d():
+    sigma0 = covariance_with_condition(5, 4.0, seed=0)
+    phi, omega = sft.task_moments(10, 3, np.eye(5), make_generator(2))
+    v = sft.sft_optimum(phi.numpy(), omega.numpy(), sigma0, 10, 0.2)
+    np.testing.assert_allclose(v @ phi.numpy(), -0.2 * omega.numpy(), atol=1e-10)
+
+
+def test_f_of_beta_branches_and_q():
+    params = dict(gamma_ratio=0.6, mu1=0.5, rho=0.1, eta=0.2, r=0.1)
+    betas = np.array([0.1, 0.5, 0.9])
+    q = solve_q(betas, params)
+    np.testing.assert_allclose(F_COMPILED["beta_of_q"].numpy(q=q, **params), betas, rtol=1e-12)
+    # β > 1: F = C1 + C2/(β - 1) exactly
+    values = limit_error(np.array([2.0, 3.0, 5.0]), **params)
+    c2 = (values[0] - values[1]) / (1 / 1 - 1 / 2)
+    np.testing.assert_allclose(values[2], values[1] + c2 * (1 / 4 - 1 / 2), rtol=1e-12)
+    assert abs(float(limit_error_mp(0.5, **params)) - limit_error(0.5, **params)[0]) < 1e-9
+
+
+def test_bad_asymptotic_parameters_are_named():
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match="parameter 'mu1'"):
+        limit_error(0.5, gamma_ratio=0.6, mu1=1.5, rho=0.1, eta=0.2, r=0.1)
+
+
+# ---------------------------------------------------------------- verdicts pinned as regressions
+def test_thm41_counterexample_b_above_d_regression():
+    (result,) = verify("thm-4.1", level="numeric", B=8)
+    assert result.verdict == "fails" and "not a minimiser" in result.detail
+    regime = result.params["regimes"]["B=8"]
+    assert regime["joint_loss"] < regime["loss_at_claim"] and regime["W_minus_I"] > 0.1
+
+
+def test_thm41_holds_below_d():
+    (result,) = verify("thm-4.1", level="numeric", B=2)
+    assert result.verdict == "holds", result.detail
+
+
+def test_remark41_fixed_step_counterexample_regression():
+    (result,) = verify("remark-4.1", level="numeric")
+    assert result.verdict == "fails" and "k=2" in result.detail
+
+
+def test_figure_small_writes_image_pdf_csv(tmp_path, capsys):
+    assert main(["figure", "fig5", "--small", "--out", str(tmp_path)]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"fig5_small.png", "fig5_small.pdf", "fig5_small.csv", "fig5_small.json"} <= names
+    with open(tmp_path / "fig5_small.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"panel", "series", "x", "y", "ci_low", "ci_high", "seeds"} <= set(rows[0])
+    assert any(r["series"] == "F(beta)" for r in rows) and any(r["series"] == "Err(V~*)" for r in rows)
+    assert main(["figure", "fig9"]) == 2
