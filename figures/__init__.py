@@ -3,8 +3,9 @@
 
 
 def _registry():
+    from figures.outcome_figures import figure4
     from figures.sft_figures import figure1, figure2, figure5
-    return {"fig1": figure1, "fig2": figure2, "fig5": figure5}
+    return {"fig1": figure1, "fig2": figure2, "fig4": figure4, "fig5": figure5}
 
 
 class _Lazy(dict):

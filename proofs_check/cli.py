@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     every.add_argument("--seed", type=int, default=0)
     every.add_argument("--json", action="store_true")
     figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)")
-    figure.add_argument("name", help="fig1, fig2, fig5")
+    figure.add_argument("name", help="fig1, fig2, fig4, fig5")
     figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
     figure.add_argument("--out", default="figures/output")
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")

@@ -67,7 +67,7 @@ def _load():
     # Importing the claim modules registers their claims (once).
     from proofs_check import claims_pretraining  # noqa: F401  (sections 1-2 first)
     from proofs_check import claims_sft  # noqa: F401
-    from proofs_check import claims_pending  # noqa: F401
+    from proofs_check import claims_outcome  # noqa: F401
 
 
 def resolve_params(claim: Claim, overrides: dict, seed: int, quick: bool, check: Check | None) -> dict:

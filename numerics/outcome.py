@@ -1,0 +1,124 @@
+"""Outcome supervision and sampled RL for the LSA (arXiv:2603.01293 Section 6), batched over runs.
+
+Shapes: sample covariances S (..., B, d, d), task vectors w* (..., B, d), parameters Ṽ (..., d, d).
+"""
+from __future__ import annotations
+
+import torch
+
+from numerics.lsa import cot_rollout, reduced_rollout
+
+
+def final_estimate(sample_cov, w_star, v_block, k: int, prompts=None):
+    """ŵ_k with W̃ = I. With ``prompts`` (a Prompts batch) it runs through the full LSA."""
+    eye = torch.eye(v_block.shape[-1], dtype=v_block.dtype, device=v_block.device)
+    if prompts is not None:
+        return cot_rollout(prompts.x, prompts.y, v_block, eye.expand_as(v_block), k)[..., -1, :]
+    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)
+    return reduced_rollout(sample_cov, h, v_block, eye.expand_as(v_block), k)[..., -1, :]
+
+
+def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):
+    """L_OS = (1/2B) Σ_τ ‖ŵ_k - w*‖², shape (...)."""
+    residual = final_estimate(sample_cov, w_star, v_block, k, prompts) - w_star
+    return 0.5 * (residual ** 2).sum(-1).mean(-1)
+
+
+def os_gradient_printed(sample_cov, w_star, v_block, k: int):
+    """(1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ with M = I + Ṽ S (the printed formula)."""
+    d = v_block.shape[-1]
+    m = torch.eye(d, dtype=v_block.dtype) + v_block.unsqueeze(-3) @ sample_cov        # (..., B, d, d)
+    powers = [torch.eye(d, dtype=v_block.dtype).expand_as(m)]
+    for _ in range(k):
+        powers.append(powers[-1] @ m)
+    outer = (powers[k] @ w_star.unsqueeze(-1)) @ w_star.unsqueeze(-2)                 # M^k w wᵀ
+    total = sum(powers[j].transpose(-1, -2) @ outer @ powers[k - 1 - j].transpose(-1, -2)
+                for j in range(k)) @ sample_cov.transpose(-1, -2)
+    return total.mean(-3)
+
+
+def spectral_radius(matrix):
+    """max |eigenvalue| per matrix; inf where the matrix is not finite (a diverged run)."""
+    finite = torch.isfinite(matrix).all(-1).all(-1)
+    safe = torch.where(finite[..., None, None], matrix, torch.zeros_like(matrix))
+    radius = torch.linalg.eigvals(safe).abs().max(-1).values
+    return torch.where(finite, radius, torch.full_like(radius, float("inf")))
+
+
+def hessian_top_eigenvalue(loss_fn, v_block, iterations: int = 100, seed: int = 0):
+    """Largest-|λ| eigenvalue of the Hessian of loss_fn at Ṽ by power iteration on
+    Hessian-vector products (double backward); returns (eigenvalue, eigenvector)."""
+    v = v_block.detach().clone().requires_grad_(True)
+    generator = torch.Generator().manual_seed(seed)
+    direction = torch.randn(v.shape, generator=generator, dtype=v.dtype)
+    direction = direction / direction.norm()
+    (gradient,) = torch.autograd.grad(loss_fn(v), v, create_graph=True)
+    value = torch.zeros((), dtype=v.dtype)
+    for _ in range(iterations):
+        (product,) = torch.autograd.grad(gradient, v, grad_outputs=direction, retain_graph=True)
+        value = (product * direction).sum()
+        norm = product.norm()
+        if norm == 0:
+            return 0.0, direction
+        direction = product / norm
+    return float(value), direction
+
+
+def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples: int, generator,
+                       baseline: bool, reward: str = "squared", threshold: float = 1.0):
+    """Per-prompt REINFORCE estimates of ∇_Ṽ E[reward] for a ~ N(ŵ_k, s² I).
+
+    reward "squared": -‖a - w*‖²; "verifiable": 1{‖a - w*‖ < threshold}. ``baseline`` subtracts
+    the mean reward of the other samples of the same prompt (leave-one-out: keeps it unbiased).
+    Returns (B, d, d) gradient estimates (one per prompt, averaged over its samples) and rewards.
+    """
+    v = v_block.detach().clone().requires_grad_(True)
+    mean = final_estimate(sample_cov, w_star, v, k)                                  # (B, d)
+    noise = torch.randn(samples, *mean.shape, generator=generator, dtype=mean.dtype)
+    actions = mean.detach() + std * noise                                             # (S, B, d)
+    if reward == "squared":
+        rewards = -((actions - w_star) ** 2).sum(-1)
+    else:
+        rewards = (((actions - w_star) ** 2).sum(-1) < threshold ** 2).to(mean.dtype)
+    if baseline:
+        others = (rewards.sum(0, keepdim=True) - rewards) / max(samples - 1, 1)
+        advantages = rewards - others
+    else:
+        advantages = rewards
+    score = (actions - mean.unsqueeze(0)) / std ** 2                                  # ∇_ŵ log π(a)
+    estimates = []
+    for b in range(mean.shape[0]):   # per-prompt gradients keep the per-prompt variance measurable
+        weight = (advantages[:, b, None] * score[:, b]).mean(0)
+        (g,) = torch.autograd.grad(mean[b], v, grad_outputs=weight, retain_graph=True)
+        estimates.append(g)
+    return torch.stack(estimates), rewards
+
+
+def train_os(sample_cov, w_star, start, k: int, steps: int, lr: float, optimizer: str = "gd"):
+    """Outcome-supervised training of Ṽ (W̃ = I) on fixed prompts; returns final Ṽ and loss history.
+
+    sample_cov (R, B, d, d), w_star (R, B, d), start (R, d, d): R runs in one batched computation.
+    """
+    v = start.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([v], lr=lr) if optimizer == "adam" else torch.optim.SGD([v], lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = os_loss(sample_cov, w_star, v, k)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        history.append(loss.detach())
+    return v.detach(), torch.stack(history)
+
+
+def final_estimate_from_data(x, y, v_block, k: int):
+    """ŵ_k (W̃ = I) from the raw prompt (x: (..., B, n, d), y: (..., B, n)) without forming S:
+    S v = Xᵀ(X v)/n. Memory O(B n d) instead of O(B d²) per run; Ṽ: (..., d, d)."""
+    n = x.shape[-2]
+    h = (x.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1) / n                          # (..., B, d)
+    estimate = torch.zeros_like(h)
+    v = v_block.unsqueeze(-3)
+    for _ in range(k):
+        s_estimate = (x.transpose(-1, -2) @ (x @ estimate.unsqueeze(-1))).squeeze(-1) / n
+        estimate = estimate + (v @ (s_estimate - h).unsqueeze(-1)).squeeze(-1)
+    return estimate
