@@ -126,7 +126,7 @@ def solve_regularised(x, y, w_star, k, eta, lam, anchor_v, joint: bool, start=No
         return objective
     previous = None
     for _ in range(12):   # restart L-BFGS until the objective stops moving (stiff at small λ)
-        value = float(optimizer.step(closure))
+        value = float(optimizer.step(closure).detach())
         if previous is not None and abs(previous - value) <= 1e-15 * max(abs(value), 1e-300):
             break
         previous = value

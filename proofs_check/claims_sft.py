@@ -443,7 +443,7 @@ register(Claim(
     checks={"symbolic": Check(prop43_symbolic), "numeric": Check(prop43_numeric),
             "montecarlo": Check(prop43_montecarlo)},
     not_applicable={"training": "a limit of the closed-form minimiser; sampled convergence is the montecarlo level"},
-    fuzz=FuzzSpec("numeric", ("d", "n", "condition")),
+    fuzz=FuzzSpec("numeric", ("d", "n", "condition", "rank")),
 ))
 
 

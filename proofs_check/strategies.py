@@ -67,4 +67,6 @@ def claim_parameters(draw, names):
     params = {name: draw(PARAMETER_STRATEGIES[name]) for name in names if name in PARAMETER_STRATEGIES}
     if "shift_rank" in names:
         params["shift_rank"] = draw(st.integers(0, params.get("d", 1)))
+    if "rank" in names:
+        params["rank"] = draw(st.integers(1, params.get("d", 1)))
     return params
