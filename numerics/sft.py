@@ -143,3 +143,23 @@ def gradient_descent(phi, omega, start, k, eta, step_size, steps: int):
         v = v - step_size * weight / prompts * (v @ phi + eta * omega) @ phi.T
         history.append(v.copy())
     return np.stack(history)
+
+
+def train_sft(x, y, w_star, start, k: int, eta: float, steps: int, lr: float, optimizer: str = "gd"):
+    """SFT of V~ (W̃ = I) through the full LSA teacher-forced loss, R runs batched.
+
+    x (R, B, n, d), y (R, B, n), w_star (R, B, d), start (R, d, d). ``optimizer``: "gd" (plain gradient
+    descent at step ``lr``) or "adam". Returns the final V~ (R, d, d) and the loss history (steps, R).
+    """
+    d = x.shape[-1]
+    v = start.detach().clone().requires_grad_(True)
+    eye = torch.eye(d, dtype=x.dtype).expand_as(v)
+    opt = torch.optim.Adam([v], lr=lr) if optimizer == "adam" else torch.optim.SGD([v], lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = teacher_forced_loss(x, y, w_star, v, eye, k, eta)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        history.append(loss.detach())
+    return v.detach(), torch.stack(history)

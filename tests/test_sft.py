@@ -127,6 +127,14 @@ def test_remark41_fixed_step_counterexample_regression():
     assert result.verdict == "fails" and "k=2" in result.detail
 
 
+@pytest.mark.parametrize("name", ["fig1", "fig2"])
+def test_small_figures_run(tmp_path, name):
+    assert main(["figure", name, "--small", "--out", str(tmp_path)]) == 0
+    rows = list(csv.DictReader(open(tmp_path / f"{name}_small.csv")))
+    assert {r["panel"] for r in rows} == {"r=0.0", "r=0.01", "r=0.1"}
+    assert all(float(r["ci_low"]) <= float(r["y"]) <= float(r["ci_high"]) for r in rows)
+
+
 def test_figure_small_writes_image_pdf_csv(tmp_path, capsys):
     assert main(["figure", "fig5", "--small", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
