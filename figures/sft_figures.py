@@ -113,7 +113,8 @@ def figure5(small: bool = False, out_dir="figures/output"):
             ax.errorbar(sizes, mean, yerr=log_error_bars(mean, low, high), marker=marker, markersize=3, capsize=2,
                         linestyle="none", label=label)
             data.add(panel, label, sizes, mean, low, high, config["seeds"])
-        betas = np.concatenate([np.linspace(0.005, 0.98, 150), np.linspace(1.02, sizes[-1] / d, 150)])
+        # the two branches are drawn apart (NaN at β = 1, where F blows up)
+        betas = np.concatenate([np.linspace(0.005, 0.999, 200), [1.0], np.linspace(1.001, sizes[-1] / d, 200)])
         values = limit_error(betas, gamma_ratio=d / n, mu1=m / d, rho=RHO, eta=ETA, r=0.1)
         ax.plot(betas * d, values, "k-", linewidth=1, label="F(β) (Thm B.1)")
         data.add(panel, "F(beta)", betas * d, values)

@@ -9,8 +9,16 @@ from numerics.sampling import (Mixture, Prompts, covariance_with_condition, pape
                                sample_prompts)
 from numerics.training import PretrainConfig, PretrainResult, pretrain, relative_error
 from numerics.validation import ValidationError
+from numerics.asymptotics import limit_error
+from numerics.outcome import hessian_top_eigenvalue, os_gradient_printed, os_loss, reinforce_gradient, train_os
+from numerics.sft import (first_order_optimum, population_optimum, sft_optimum, task_moments, teacher_forced_loss,
+                          train_sft)
+from numerics.sft_setups import BlockSetup
 
 __all__ = [
+    "BlockSetup", "first_order_optimum", "hessian_top_eigenvalue", "limit_error", "os_gradient_printed", "os_loss",
+    "population_optimum", "reinforce_gradient", "sft_optimum", "task_moments", "teacher_forced_loss", "train_os",
+    "train_sft",
     "CompiledExpression", "Estimate", "Mixture", "PretrainConfig", "PretrainResult", "Prompts", "ValidationError",
     "compile_expression", "cot_rollout", "covariance_with_condition", "embed_prompt", "estimate_mean",
     "evalf_reference", "gamma_matrix", "lsa_layer", "mixture_pretrain_optimum", "noisy_pretrain_optimum",
