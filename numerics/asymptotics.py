@@ -1,6 +1,8 @@
 """Theorem B.1's F(β), compiled from theory/asymptotics.py; q(β) by vectorised bisection."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from numerics import validation as check
@@ -14,6 +16,16 @@ COMPILED = {
     "beta_of_q": compile_expression(_BETA_OF_Q, "beta(q)"),
     "above": compile_expression(_ABOVE, "F(beta>1)"),
 }
+
+
+@lru_cache(maxsize=1)
+def slope_at_zero_compiled():
+    """F'(0) derived symbolically (theory.asymptotics.slope_at_zero), compiled once per process."""
+    return compile_expression(theory.slope_at_zero(), "F'(0)")
+
+
+def slope_at_zero(gamma_ratio, mu1, rho, eta, r) -> float:
+    return float(slope_at_zero_compiled().numpy(**parameters(gamma_ratio, mu1, rho, eta, r)))
 
 
 def parameters(gamma_ratio, mu1, rho, eta, r) -> dict:

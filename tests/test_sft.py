@@ -144,3 +144,10 @@ def test_figure_small_writes_image_pdf_csv(tmp_path, capsys):
     assert {"panel", "series", "x", "y", "ci_low", "ci_high", "seeds"} <= set(rows[0])
     assert any(r["series"] == "F(beta)" for r in rows) and any(r["series"] == "Err(V~*)" for r in rows)
     assert main(["figure", "fig9"]) == 2
+
+
+def test_symbolic_slope_at_zero_matches_difference_quotient():
+    from numerics.asymptotics import slope_at_zero
+    params = dict(gamma_ratio=0.6, mu1=0.5, rho=0.1, eta=0.2, r=0.1)
+    quotient = (limit_error_mp(2e-8, **params) - limit_error_mp(1e-8, **params)) / 1e-8
+    assert abs(slope_at_zero(**params) - float(quotient)) < 1e-5 * abs(float(quotient)) + 1e-6

@@ -128,3 +128,34 @@ def derive_prop_b2() -> Derivation:
          "F(inf) - printed": sp.cancel(sp.together(constant - f_inf)),
          "F(0) - printed": sp.cancel(sp.together(f_zero_derived - f_zero)),
          "leading r^-2 coefficient - printed": sp.cancel(gap_leading - leading * r ** 2)})
+
+
+def _at_zero(expr):
+    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    return num.subs(q, 0) / den.subs(q, 0)
+
+
+def _derivative_at_zero(expr):
+    """d/dq at q = 0 of a rational function of q (removable 0/0 at q = 0 handled by cancelling)."""
+    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    n0, e0 = num.subs(q, 0), den.subs(q, 0)
+    n1, e1 = sp.diff(num, q).subs(q, 0), sp.diff(den, q).subs(q, 0)
+    return (n1 * e0 - n0 * e1) / e0 ** 2
+
+
+def slope_at_zero():
+    """F'(0) = (dF/dq)(0) / (dβ/dq)(0), from the printed parts by the product rule (T_inv(0) = 0).
+
+    A derivation of ~40 s (sympy cancels large rational functions); callers cache it.
+    """
+    _, parts, beta_of_q = f_below()
+    b = block_scalars()
+    gam, sbar = gamma_ratio, b["sigma_bar"]
+    t_var, t_var_sigma = parts["t_var"], parts["t_var_sigma"]
+    t_inv, t_inv_sigma = parts["t_inv"], parts["t_inv_sigma"]
+    slope = (_derivative_at_zero(parts["bias"])
+             + gam * (_derivative_at_zero(t_inv) * _at_zero(t_var) + _at_zero(t_inv) * _derivative_at_zero(t_var))
+             + gam * sbar * _derivative_at_zero(t_var_sigma)
+             + gam ** 2 * sbar * (_derivative_at_zero(t_inv_sigma) * _at_zero(t_var)
+                                  + _at_zero(t_inv_sigma) * _derivative_at_zero(t_var)))
+    return slope / _derivative_at_zero(beta_of_q)
