@@ -28,10 +28,6 @@ def _prompts(params, covariance, count=None, seed_offset=0, runs=None):
                           covariance, runs=runs, generator=make_generator(params["seed"] + seed_offset))
 
 
-def _sample_cov(prompts):
-    return prompts.sample_covariance
-
-
 def _shift_for_radius(sigma0, n, target_radius, seed):
     """A rank-1 PSD Δ scaled so that ρ(Γ_0⁻¹ Δ) equals target_radius (Γ_0 from Σ_0 and n)."""
     rng = np.random.default_rng(seed)
@@ -98,8 +94,8 @@ def osgrad_numeric(params):
     for dtype in (torch.float64, torch.float32):
         generator = make_generator(params["seed"])
         prompts = sample_prompts(params["n"], params["B"], covariance, generator=generator, dtype=dtype)
-        v0 = -torch.as_tensor(CLAIMED["pretrain_optimum"].numpy(Sigma=covariance, n=float(params["n"])), dtype=dtype)
-        v = (-v0 * 0.0 + v0 * -1 + 0.2 * torch.randn(d, d, generator=generator, dtype=dtype)).requires_grad_(True)
+        v0 = torch.as_tensor(CLAIMED["pretrain_optimum"].numpy(Sigma=covariance, n=float(params["n"])), dtype=dtype)
+        v = (v0 + 0.2 * torch.randn(d, d, generator=generator, dtype=dtype)).requires_grad_(True)   # near V~_0
         loss = os_numerics.os_loss(prompts.sample_covariance, prompts.w_star, v, k, prompts=prompts)
         (autograd,) = torch.autograd.grad(loss, v)
         printed = os_numerics.os_gradient_printed(prompts.sample_covariance, prompts.w_star, v.detach(), k)

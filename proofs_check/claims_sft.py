@@ -612,14 +612,14 @@ register(Claim(
 # --------------------------------------------------------------------------- sft-data-scaling (Figs. 1-2)
 
 def scaling_curve(setup: BlockSetup, n: int, sizes, seeds: int, seed: int = 0) -> np.ndarray:
-    """Post-test error of V~* on Σ_0 + Δ for nested prompt sets of the given sizes: (seeds, len(sizes))."""
+    """Post-test error of V~* on Σ_0 + Δ for nested prompt sets of the given sizes: (seeds, len(sizes)).
+    Seeds are a batch axis: one sampler call and one batched pseudo-inverse per size."""
+    phi, omega = sft.task_moments(n, max(sizes), setup.sft_covariance, make_generator(seed), batch=(seeds,))
+    phi, omega = phi.numpy(), omega.numpy()                                  # (seeds, d, B_max)
     out = np.empty((seeds, len(sizes)))
-    for s in range(seeds):
-        phi, omega = sft.task_moments(n, max(sizes), setup.sft_covariance, make_generator(seed + 7919 * s))
-        phi, omega = phi.numpy(), omega.numpy()
-        for j, size in enumerate(sizes):
-            v = sft.sft_optimum(phi[:, :size], omega[:, :size], setup.sigma0, n, setup.eta)
-            out[s, j] = float(sft.post_test_error(v, setup.test_covariance, n))
+    for j, size in enumerate(sizes):
+        v = sft.sft_optimum(phi[..., :size], omega[..., :size], setup.sigma0, n, setup.eta)
+        out[:, j] = sft.post_test_error(v, setup.test_covariance, n)
     return out
 
 
@@ -679,13 +679,10 @@ def _asymptotic_params(params):
 
 
 def first_order_error(setup: BlockSetup, n: int, prompts: int, seeds: int, seed: int = 0) -> np.ndarray:
-    """Err(V~) of the first-order solution (normalised by d), one value per seed."""
-    values = []
-    for s in range(seeds):
-        phi, omega = sft.task_moments(n, prompts, setup.sft_covariance, make_generator(seed + 104729 * s))
-        v = sft.first_order_optimum(phi.numpy(), omega.numpy(), setup.sft_covariance, setup.sigma0, n, setup.eta)
-        values.append(float(sft.post_test_error(v, setup.test_covariance, n)) / setup.d)
-    return np.array(values)
+    """Err(V~) of the first-order solution (normalised by d), one value per seed (seeds batched)."""
+    phi, omega = sft.task_moments(n, prompts, setup.sft_covariance, make_generator(seed), batch=(seeds,))
+    v = sft.first_order_optimum(phi.numpy(), omega.numpy(), setup.sft_covariance, setup.sigma0, n, setup.eta)
+    return np.asarray(sft.post_test_error(v, setup.test_covariance, n)) / setup.d
 
 
 def thmb1_montecarlo(params):

@@ -17,7 +17,7 @@ from theory.pretraining import REFERENCE, gamma, solve_quadratic_minimiser
 
 eta = sp.Symbol("eta", positive=True)            # geometric target rate (not a learning rate)
 ridge = sp.Symbol("lam", positive=True)          # λ of Theorem 4.1
-step = sp.Symbol("gamma_step", positive=True)    # GD step γ of Theorem 4.2
+step = sp.Symbol("gamma_step", positive=True)    # GD step γ of Theorem 4.2 (derive_gd_contraction)
 c_k = sp.Symbol("c_k", positive=True)            # Σ_{i=0}^{k} (1-η)^{2i}
 prompts = sp.Symbol("B", positive=True, integer=True)
 
@@ -63,12 +63,6 @@ def claimed_first_order_optimum():
     m_a = A * Omega
     v_s = -eta * Omega * PseudoInverse(m_a) - pretrained_inverse() * (sp.Identity(sym.d) - m_a * PseudoInverse(m_a))
     return v_s - v_s * (Phi - m_a) * PseudoInverse(m_a)
-
-
-def claimed_contraction_rate(largest, smallest_positive, step_size=step):
-    """Thm 4.2's rate max(|1 - γ c_k λ_max / B|, |1 - γ c_k λ⁺_min / B|)."""
-    return sp.Max(sp.Abs(1 - step_size * c_k * largest / prompts),
-                  sp.Abs(1 - step_size * c_k * smallest_positive / prompts))
 
 
 # --------------------------------------------------------------------------- derived, general d
