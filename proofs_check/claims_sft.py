@@ -90,6 +90,8 @@ LAMBDAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 def _regimes(params):
     """B <= d (Φ can have full column rank) and B > d, unless --prompts pins one."""
     d = check.positive_int("d", params["d"])
+    if int(params["B"]) < 0:
+        raise check.ValidationError(f"parameter 'B': must be >= 0 (0 checks B = d/2 and B = 2d), got {params['B']}")
     if int(params["B"]) > 0:
         return [check.positive_int("B", params["B"])]
     return [max(1, d // 2), 2 * d]
@@ -688,7 +690,10 @@ def first_order_error(setup: BlockSetup, n: int, prompts: int, seeds: int, seed:
 def thmb1_montecarlo(params):
     """Err(V~) at growing d (B = βd, n = d/γ) against the printed F(β): per β, the gap must shrink."""
     p = _asymptotic_params(params)
-    dims = [int(x) for x in str(params["sizes"]).split(",")]
+    try:
+        dims = [check.positive_int("sizes", int(x)) for x in str(params["sizes"]).split(",")]
+    except ValueError:
+        raise check.ValidationError(f"parameter 'sizes': must be comma-separated integers, got {params['sizes']!r}")
     outcomes, table = [], {}
     for beta in (0.25, 0.5, 2.0, 4.0):
         limit = float(limit_error(beta, **p)[0])

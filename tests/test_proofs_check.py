@@ -65,6 +65,11 @@ def test_cli_table_and_list(capsys):
     (["verify", "prop-5.1", "--level", "numeric", "--d", "2", "--shift-rank", "5"], "parameter 'shift_rank'"),
     (["verify", "pretrain-optimum", "--d", "abc"], "--d"),
     (["fuzz", "lsa-reduction", "--examples", "0"], "--examples"),
+    (["verify", "thm-4.1", "--level", "numeric", "--B", "-1"], "parameter 'B'"),
+    (["verify", "thm-B.1", "--level", "montecarlo", "--sizes", "abc"], "parameter 'sizes'"),
+    (["verify", "prop-B.2", "--level", "numeric", "--r", "-1"], "parameter 'r'"),
+    (["verify", "sft-loss-closed-form", "--level", "numeric", "--eta", "1.5"], "parameter 'eta'"),
+    (["figure", "fig7"], "parameter 'name'"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, fragment):
     with pytest.raises(SystemExit) if "abc" in argv or "nope" in argv else _no_raise():
