@@ -14,7 +14,7 @@ from proofs_check import checks as ck
 from proofs_check.fuzz import FuzzSpec
 from proofs_check.precision import compare_derived_to_claimed, float64_tolerance, worst
 from proofs_check.registry import Check, Claim, register
-from proofs_check.results import Outcome, judged
+from proofs_check.results import judged
 from theory import lsa as lsa_theory
 from theory import pretraining as theory
 
@@ -440,4 +440,3 @@ register(Claim(
     fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition", "categories", "imbalance")),
 ))
 
-__all__ = ["Outcome"]

@@ -205,7 +205,7 @@ def thm41_corrected_training(params):
     outcomes, regimes = [], {}
     runs = 3
     for prompts in _regimes(params):
-        d, n, k, eta = params["d"], params["n"], params["k"], _eta(params)
+        n, k, eta = params["n"], params["k"], _eta(params)
         sigma0 = ck.covariance_from(params)
         a = ck.covariance_from(params, offset=1)
         data = sample_prompts(n, prompts, a, runs=runs, generator=make_generator(params["seed"] + 41))

@@ -10,7 +10,6 @@ from proofs_check.fuzz import FuzzSpec, fuzz
 from proofs_check.precision import compare_derived_to_claimed
 from proofs_check.registry import Check, Claim, get_claim, run_check
 from proofs_check.strategies import claim_parameters
-from theory import pretraining as theory
 from theory import symbols as sym
 
 NUMERIC_CLAIMS = ["lsa-reduction", "wishart-moment", "pretrain-optimum", "lemma-A.1", "prop-5.1",

@@ -15,7 +15,6 @@ from numerics.sampling import covariance_with_condition, make_generator, sample_
 from proofs_check import verify
 from proofs_check.cli import main
 from theory import asymptotics, sft as theory
-from theory import symbols as sym
 from theory.derivation import is_zero
 from theory.matrix_functions import PseudoInverse
 
