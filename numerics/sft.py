@@ -138,9 +138,8 @@ def gradient_descent(phi, omega, start, k, eta, step_size, steps: int):
     weight = float(theory.geometric_weight(k, eta))
     v = np.asarray(start, dtype=float).copy()
     history = [v.copy()]
-    prompts = phi.shape[-1]
-    for _ in range(steps):
-        v = v - step_size * weight / prompts * (v @ phi + eta * omega) @ phi.T
+    for _ in range(steps):   # the gradient is the compiled derivation (theory.sft.derived_sft_gradient)
+        v = v - step_size * COMPILED["gradient"].numpy(V=v, Phi=phi, Omega=omega, c_k=weight, eta=eta)
         history.append(v.copy())
     return np.stack(history)
 
