@@ -418,12 +418,21 @@ def policy_montecarlo(params):
                                    f"E[reward] vs -2 L_OS(prompt) - d s²: max |z| {rz:.2f}"))
     outcomes.append(judged(variances["baseline=True"] / variances["baseline=False"], 1.0,
                            "the leave-one-out baseline lowers the variance"))
+    scaling = {}   # variance of the batch-averaged estimator against prompts B and samples per prompt
+    for count in (2, 8):
+        for per_prompt in (2, 8, 32):
+            more = _prompts(params, covariance, count=count, seed_offset=5)
+            sub_s, sub_w = more.sample_covariance, more.w_star
+            means = torch.stack([os_numerics.reinforce_gradient(sub_s, sub_w, v, k, std, per_prompt, generator,
+                                                                True)[0].mean(0) for _ in range(60)])
+            scaling[f"B={count}, samples={per_prompt}"] = float(means.var(0).mean())
     starvation = {}
     for distance in (0.5, 1.0, 2.0, 4.0):   # difficulty: ‖policy mean - w*‖ in units of the tolerance τ = 1
         direction = torch.nn.functional.normalize(torch.randn(w.shape, generator=generator, dtype=DTYPE), dim=-1)
         actions = w + distance * direction + std * torch.randn(2000, *w.shape, generator=generator, dtype=DTYPE)
         starvation[distance] = float((((actions - w) ** 2).sum(-1) < 1.0).double().mean())
-    return worst(outcomes, {"variance": variances, "nonzero_reward_fraction_by_extra_distance": starvation,
+    return worst(outcomes, {"variance": variances, "variance_by_prompts_and_samples": scaling,
+                            "nonzero_reward_fraction_by_extra_distance": starvation,
                             "policy_std": std, "samples_per_prompt": samples})
 
 
