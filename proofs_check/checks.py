@@ -102,3 +102,14 @@ def per_prompt_gradient(v_block: torch.Tensor, cross_moment: torch.Tensor, w_sta
     """∇_Ṽ ‖ŵ - w*‖² for ŵ = -Ṽ h (one step, W̃ = I): 2 (Ṽh + w*) hᵀ, shape (B, d, d)."""
     residual = (v_block @ cross_moment.unsqueeze(-1)).squeeze(-1) + w_star
     return 2 * residual.unsqueeze(-1) * cross_moment.unsqueeze(-2)
+
+
+def per_dtype(compare, scale: float) -> Outcome:
+    """Run ``compare(dtype) -> (relative gap, description)`` in float64 and float32; each gap must stay
+    within the dtype-aware rounding budget 1e3 · eps(dtype) · scale (scale: steps x size of the computation)."""
+    from proofs_check.precision import worst
+    outcomes = []
+    for dtype in (torch.float64, torch.float32):
+        gap, description = compare(dtype)
+        outcomes.append(judged(gap, 1e3 * float(torch.finfo(dtype).eps) * scale, f"{dtype}: {description}"))
+    return worst(outcomes)
