@@ -122,6 +122,3 @@ def figure5(small: bool = False, out_dir="figures/output"):
         ax.legend()
     fig.suptitle(f"Fig. 5: F(β) vs simulated errors (d={d}, m={m}, ρ={RHO}, η={ETA}, r=0.1)")
     return save(fig, data, "fig5" + ("_small" if small else ""), out_dir, config, started)
-
-
-FIGURES = {"fig1": figure1, "fig2": figure2, "fig5": figure5}

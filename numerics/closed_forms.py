@@ -42,6 +42,13 @@ DERIVED.update({f"mixture_optimum_{c}": compile_expression(theory.derived_mixtur
                 for c in range(1, MAX_CATEGORIES + 1)})
 
 
+def _checked_n(n):
+    """A scalar n must be an integer >= 1; an array of n (batched) is checked entrywise."""
+    for value in np.atleast_1d(np.asarray(n, dtype=float)).ravel():
+        check.positive_int("n", float(value))
+    return n
+
+
 def _evaluate(compiled, **inputs):
     """Dispatch on the input type: torch tensors -> torch backend, else numpy."""
     if any(type(v).__module__.startswith("torch") for v in inputs.values()):
@@ -58,33 +65,31 @@ def _checked_covariance(covariance, name="covariance", definite=False):
 
 def gamma_matrix(covariance, n):
     """Γ = (1 + 1/n) Σ + (1/n) tr(Σ) I (arXiv:2603.01293 eq. 3.7); batched over leading axes."""
-    check.positive_int("n", n) if np.ndim(n) == 0 else None
-    return _evaluate(CLAIMED["gamma"], Sigma=_checked_covariance(covariance), n=n)
+    return _evaluate(CLAIMED["gamma"], Sigma=_checked_covariance(covariance), n=_checked_n(n))
 
 
 def pretrain_optimum(covariance, n):
     """Ṽ_0 = -Γ_0^{-1} (eq. 3.6)."""
-    check.positive_int("n", n) if np.ndim(n) == 0 else None
-    return _evaluate(CLAIMED["pretrain_optimum"], Sigma=_checked_covariance(covariance), n=n)
+    return _evaluate(CLAIMED["pretrain_optimum"], Sigma=_checked_covariance(covariance), n=_checked_n(n))
 
 
 def pretrain_error(covariance, n):
     """d - tr(Γ_0^{-1} Σ_0): the pretrained model's error on its own distribution."""
-    return _evaluate(CLAIMED["pretrain_error"], Sigma=_checked_covariance(covariance), n=n)
+    return _evaluate(CLAIMED["pretrain_error"], Sigma=_checked_covariance(covariance), n=_checked_n(n))
 
 
 def post_test_error(v_block, covariance, n):
     """Lemma A.1 / Prop. 5.1: E‖ŵ - w*‖² of one step with W̃ = I on prompts from N(0, Σ)."""
     covariance = _checked_covariance(covariance)
     check.square_matrix("v_block", v_block, np.shape(covariance)[-1])
-    return _evaluate(CLAIMED["post_test_error"], V=v_block, Sigma=covariance, n=n)
+    return _evaluate(CLAIMED["post_test_error"], V=v_block, Sigma=covariance, n=_checked_n(n))
 
 
 def noisy_pretrain_optimum(covariance, n, noise_variance, weight_variance=1.0):
     """-((1+1/n) Σ_0 + (tr Σ_0 + σ²/ψ²)/n I)^{-1}."""
     check.nonnegative("noise_variance", noise_variance)
     check.positive("weight_variance", weight_variance)
-    return _evaluate(CLAIMED["noisy_optimum"], Sigma=_checked_covariance(covariance), n=n,
+    return _evaluate(CLAIMED["noisy_optimum"], Sigma=_checked_covariance(covariance), n=_checked_n(n),
                      sigma2=noise_variance, psi2=weight_variance)
 
 
@@ -98,7 +103,7 @@ def mixture_inputs(weights, covariances, n):
         raise check.ValidationError(f"parameter 'weights': at most {MAX_CATEGORIES} categories are compiled")
     inputs = {f"Sigma{c}": covariances[c] for c in range(weights.shape[0])}
     inputs.update({f"pi{c}": weights[c] for c in range(weights.shape[0])})
-    inputs["n"] = n
+    inputs["n"] = _checked_n(n)
     return inputs
 
 
@@ -110,9 +115,9 @@ def mixture_pretrain_optimum(weights, covariances, n):
 
 def zfb_predictor(covariance, n):
     """Zhang-Frei-Bartlett fixed point Γ^{-1} (query prediction)."""
-    return _evaluate(CLAIMED["zfb_predictor"], Sigma=_checked_covariance(covariance), n=n)
+    return _evaluate(CLAIMED["zfb_predictor"], Sigma=_checked_covariance(covariance), n=_checked_n(n))
 
 
 def zfb_risk(covariance, n):
     """tr Λ - tr(Γ^{-1} Λ²)."""
-    return _evaluate(CLAIMED["zfb_risk"], Sigma=_checked_covariance(covariance), n=n)
+    return _evaluate(CLAIMED["zfb_risk"], Sigma=_checked_covariance(covariance), n=_checked_n(n))

@@ -68,7 +68,8 @@ def covariance(name: str, value, size: int | None = None, definite: bool = False
     """
     array = square_matrix(name, value, size)
     scale = max(1.0, float(np.max(np.abs(array))))
-    eps = np.finfo(np.float32).eps if getattr(value, "dtype", None) in (np.float32, "float32") else 1e-10
+    single = str(getattr(value, "dtype", "")).endswith("float32")   # numpy or torch float32 input
+    eps = np.finfo(np.float32).eps if single else 1e-10
     asymmetry = float(np.max(np.abs(array - np.swapaxes(array, -1, -2))))
     if asymmetry > 100 * eps * scale:
         raise ValidationError(f"parameter '{name}': covariance must be symmetric (max |C - C^T| = {asymmetry:.3g})")

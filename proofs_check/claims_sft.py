@@ -569,7 +569,7 @@ def _selection_errors(params, prompts, seed, setup: BlockSetup, pool_factor=20):
     pool = sample_prompts(n, pool_factor * prompts, setup.test_covariance, generator=generator)
     v0 = torch.as_tensor(sft.pretrained_v(setup.sigma0, n))
     phi = (pool.sample_covariance @ pool.w_star.unsqueeze(-1)).squeeze(-1)        # (P, d)
-    pretrained_error = ((-(phi @ v0.T) - pool.w_star) ** 2).sum(-1)                  # ŵ = -V~_0 S w*... = V~_0 h
+    pretrained_error = ((-(phi @ v0.T) - pool.w_star) ** 2).sum(-1)                  # ŵ_1 = -V~_0 S w*
     order = torch.argsort(pretrained_error, descending=True)
     chosen = {"hard": order[:prompts], "easy": order[-prompts:],
               "random": torch.randperm(len(order), generator=generator)[:prompts]}

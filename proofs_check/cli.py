@@ -98,11 +98,11 @@ def _fuzz(args) -> int:
 
 
 def _figure(args) -> int:
-    from figures import FIGURES
-    if args.name not in FIGURES:
-        raise ValidationError(f"parameter 'name': must be one of {sorted(FIGURES)}, got {args.name!r}")
+    from figures import FIGURE_NAMES, make_figure
+    if args.name not in FIGURE_NAMES:
+        raise ValidationError(f"parameter 'name': must be one of {list(FIGURE_NAMES)}, got {args.name!r}")
     stderr_progress(f"making {args.name}{' (small)' if args.small else ''} ...")
-    for path in FIGURES[args.name](small=args.small, out_dir=args.out):
+    for path in make_figure(args.name, small=args.small, out_dir=args.out):
         print(path)
     return 0
 

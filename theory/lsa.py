@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory import symbols as sym
-from theory.derivation import Derivation, is_zero
+from theory.derivation import Derivation
 
 
 def embed(xs: list, ys: list, cot_estimates: list) -> sp.Matrix:
@@ -66,6 +66,3 @@ def derive_lsa_reduction(size: int = 2, context: int = 2, cot_columns: int = 2) 
         identities={"full - reduced": identity},
     )
 
-
-def reduction_holds(derivation: Derivation) -> bool:
-    return all(is_zero(expr) for expr in derivation.identities.values())
