@@ -4,9 +4,13 @@ Shapes: sample covariances S (..., B, d, d), task vectors w* (..., B, d), parame
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
+from numerics.compile import compile_expression
 from numerics.lsa import cot_rollout, reduced_rollout
+from theory import outcome as theory
 
 
 def final_estimate(sample_cov, w_star, v_block, k: int, prompts=None):
@@ -24,17 +28,23 @@ def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):
     return 0.5 * (residual ** 2).sum(-1).mean(-1)
 
 
+@lru_cache(maxsize=None)
+def _compiled_printed(name: str, k: int):
+    expr = theory.claimed_os_gradient(k=k) if name == "gradient" else theory.claimed_os_residual(k=k)
+    return compile_expression(expr, f"printed OS {name}, k={k}")
+
+
 def os_gradient_printed(sample_cov, w_star, v_block, k: int):
-    """(1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ with M = I + Ṽ S (the printed formula)."""
-    d = v_block.shape[-1]
-    m = torch.eye(d, dtype=v_block.dtype) + v_block.unsqueeze(-3) @ sample_cov        # (..., B, d, d)
-    powers = [torch.eye(d, dtype=v_block.dtype).expand_as(m)]
-    for _ in range(k):
-        powers.append(powers[-1] @ m)
-    outer = (powers[k] @ w_star.unsqueeze(-1)) @ w_star.unsqueeze(-2)                 # M^k w wᵀ
-    total = sum(powers[j].transpose(-1, -2) @ outer @ powers[k - 1 - j].transpose(-1, -2)
-                for j in range(k)) @ sample_cov.transpose(-1, -2)
-    return total.mean(-3)
+    """The printed gradient (1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ, compiled from theory.outcome.
+    sample_cov (..., B, d, d), w_star (..., B, d), v_block (..., d, d) -> (..., d, d)."""
+    per_prompt = _compiled_printed("gradient", k).torch(V=v_block.unsqueeze(-3), S=sample_cov,
+                                                          w=w_star.unsqueeze(-1))
+    return per_prompt.mean(-3)
+
+
+def os_residual_printed(sample_cov, v_block, w_block, k: int):
+    """Prop. 6.1's map I + Σ_{i<k} (ṼSW̃ + I)^i ṼS per prompt, compiled from theory.outcome: (..., B, d, d)."""
+    return _compiled_printed("residual", k).torch(V=v_block.unsqueeze(-3), S=sample_cov, Wt=w_block.unsqueeze(-3))
 
 
 def spectral_radius(matrix):

@@ -56,13 +56,7 @@ def prop61_numeric(params):
         v = 0.5 / d ** 0.5 * torch.randn(d, d, generator=generator, dtype=dtype)
         w = torch.eye(d, dtype=dtype) + 0.3 / d ** 0.5 * torch.randn(d, d, generator=generator, dtype=dtype)
         final = cot_rollout(prompts.x, prompts.y, v, w, k)[..., -1, :]
-        s = prompts.sample_covariance
-        step = v @ s @ w + torch.eye(d, dtype=dtype)
-        residual = torch.eye(d, dtype=dtype).expand_as(s).clone()
-        power = torch.eye(d, dtype=dtype).expand_as(s)
-        for _ in range(k):
-            residual = residual + power @ v @ s
-            power = step @ power
+        residual = os_numerics.os_residual_printed(prompts.sample_covariance, v, w, k)
         printed = -(residual @ prompts.w_star.unsqueeze(-1)).squeeze(-1)
         gap = float(((final - prompts.w_star) - printed).abs().max() / printed.abs().max())
         return gap, f"full LSA ŵ_k - w* vs printed map, max relative gap {gap:.2g}"

@@ -78,3 +78,14 @@ def test_fuzz_finds_shrinks_and_confirms_a_false_claim():
 def test_fuzz_reports_no_counterexample_for_a_true_claim():
     report = fuzz("wishart-moment", examples=5)
     assert not report.found and report.examples >= 1 and "no counterexample" in report.detail
+
+
+@given(data=st.data(), d=st.integers(1, 8), n=st.integers(1, 64))
+def test_pretrain_optimum_on_drawn_spectra(data, d, n):
+    # covariances given as a spectrum (diagonal, possibly near-singular) rather than a rotated matrix
+    from numerics.sampling import resolve_covariance
+    from proofs_check.strategies import spectra
+    covariance = resolve_covariance(spectrum=data.draw(spectra(d, max_condition=1e4)))
+    outcome = compare_derived_to_claimed(DERIVED["pretrain_optimum"], CLAIMED["pretrain_optimum"],
+                                         {"Sigma": covariance, "n": float(n)}, 1e8, "optimum")
+    assert outcome.verdict == "holds", outcome.detail

@@ -21,19 +21,36 @@ def rollout(v_block, w_block, sample_cov, w_star, k: int):
     return estimate
 
 
-def claimed_os_residual(v_block, w_block, sample_cov, k: int):
-    """Prop. 6.1: I + Σ_{i=0}^{k-1} (ṼSW̃ + I)^i ṼS (the map w* -> -(ŵ_k - w*))."""
-    size = v_block.shape[0]
-    step = v_block * sample_cov * w_block + sp.eye(size)
-    return sp.eye(size) + sum((step ** i * v_block * sample_cov for i in range(k)), sp.zeros(size, size))
+# General-d symbols for the compiled (batched) forms; the derivations pass explicit matrices instead.
+SAMPLE_COV = sp.MatrixSymbol("S", sym.d, sym.d)
+READ_BLOCK = sp.MatrixSymbol("Wt", sym.d, sym.d)
+TASK = sp.MatrixSymbol("w", sym.d, 1)
 
 
-def claimed_os_gradient(v_block, sample_cov, w_star, k: int):
+def _identity_like(matrix):
+    return sp.eye(matrix.shape[0]) if isinstance(matrix, sp.MatrixBase) else sp.Identity(matrix.shape[0])
+
+
+def _sum(terms):
+    """Sum of explicit matrices or of matrix expressions alike."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def claimed_os_residual(v_block=sym.V, w_block=READ_BLOCK, sample_cov=SAMPLE_COV, k: int = 1):
+    """Prop. 6.1: I + Σ_{i=0}^{k-1} (ṼSW̃ + I)^i ṼS (the map w* -> -(ŵ_k - w*)).
+    Explicit matrices give an explicit matrix; the default symbols give a compilable MatrixExpr."""
+    eye = _identity_like(v_block)
+    step = v_block * sample_cov * w_block + eye
+    return _sum([eye] + [step ** i * v_block * sample_cov for i in range(k)])
+
+
+def claimed_os_gradient(v_block=sym.V, sample_cov=SAMPLE_COV, w_star=TASK, k: int = 1):
     """∇_Ṽ ½‖M^k w*‖², M = I + ṼS, as printed: Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ."""
-    size = v_block.shape[0]
-    m = sp.eye(size) + v_block * sample_cov
-    return sum(((m.T) ** j * m ** k * w_star * w_star.T * (m.T) ** (k - 1 - j) * sample_cov.T for j in range(k)),
-               sp.zeros(size, size))
+    m = _identity_like(v_block) + v_block * sample_cov
+    return _sum([(m.T) ** j * m ** k * w_star * w_star.T * (m.T) ** (k - 1 - j) * sample_cov.T for j in range(k)])
 
 
 def derive_os_loss(size: int = 2, k: int = 3) -> Derivation:
