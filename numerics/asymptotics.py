@@ -31,7 +31,7 @@ def slope_at_zero(gamma_ratio, mu1, rho, eta, r) -> float:
 def parameters(gamma_ratio, mu1, rho, eta, r) -> dict:
     check.positive("gamma_ratio", gamma_ratio)
     check.positive("rho", rho)
-    check.positive("eta", eta)
+    check.unit_interval("eta", eta)
     check.positive("r", r)
     if not 0 < mu1 < 1:
         raise check.ValidationError(f"parameter 'mu1': must be in (0, 1), got {mu1!r}")

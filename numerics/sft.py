@@ -51,25 +51,42 @@ def task_moments(n: int, prompts: int, covariance, generator: torch.Generator, b
 
 
 def pretrained_v(sigma0, n):
-    return COMPILED["pretrained"].numpy(Sigma0=sigma0, n=float(n))
+    """Ṽ_0 = -Γ_0⁻¹ (eq. 3.6)."""
+    _checked(sigma0=sigma0)
+    return COMPILED["pretrained"].numpy(Sigma0=sigma0, n=float(check.positive_int("n", n)))
 
 
 def sft_optimum(phi, omega, sigma0, n, eta):
     """Ṽ* = -ηΩΦ† - Γ_0⁻¹(I - ΦΦ†), batched over leading axes."""
-    return _evaluate("optimum", Phi=phi, Omega=omega, Sigma0=sigma0, n=float(n), eta=float(eta))
+    _checked(sigma0=sigma0)
+    return _evaluate("optimum", Phi=phi, Omega=omega, Sigma0=sigma0, **_scalars(n, eta))
 
 
 def first_order_optimum(phi, omega, a, sigma0, n, eta):
-    return _evaluate("first_order", Phi=phi, Omega=omega, A=a, Sigma0=sigma0, n=float(n), eta=float(eta))
+    _checked(a=a, sigma0=sigma0)
+    return _evaluate("first_order", Phi=phi, Omega=omega, A=a, Sigma0=sigma0, **_scalars(n, eta))
 
 
 def population_optimum(a, sigma0, n, eta):
-    return _evaluate("population", A=a, Sigma0=sigma0, n=float(n), eta=float(eta))
+    """Ṽ_∞ of Prop. 4.3."""
+    _checked(a=a, sigma0=sigma0)
+    return _evaluate("population", A=a, Sigma0=sigma0, **_scalars(n, eta))
 
 
 def post_test_error(v, sigma, n):
     """Prop. 5.1 / Lemma A.1 error of one step with W̃ = I on prompts from N(0, Σ)."""
-    return _evaluate("post_test", V=v, Sigma=sigma, n=float(n))
+    _checked(sigma=sigma)
+    return _evaluate("post_test", V=v, Sigma=sigma, n=float(check.positive_int("n", n)))
+
+
+def _scalars(n, eta) -> dict:
+    return {"n": float(check.positive_int("n", n)), "eta": check.unit_interval("eta", eta)}
+
+
+def _checked(**covariances):
+    """Covariances must be symmetric PSD and finite (numpy or torch), else a one-line error."""
+    for name, value in covariances.items():
+        check.covariance(name, value)
 
 
 def _evaluate(name, **inputs):

@@ -23,7 +23,7 @@ class BlockSetup:
         if not 0 <= self.m <= self.d:
             raise check.ValidationError(f"parameter 'm': must be in [0, d={self.d}], got {self.m}")
         check.positive("rho", self.rho)
-        check.positive("eta", self.eta)
+        check.unit_interval("eta", self.eta)
         check.nonnegative("r", self.r)
 
     def _blocks(self, first, rest):

@@ -106,3 +106,11 @@ def one_of(name: str, value, allowed) -> str:
     if value not in allowed:
         raise ValidationError(f"parameter '{name}': must be one of {sorted(allowed)}, got {value!r}")
     return value
+
+
+def unit_interval(name: str, value) -> float:
+    """A rate strictly between 0 and 1 (the geometric CoT rate η)."""
+    value = float(value)
+    if not 0 < value < 1:
+        raise ValidationError(f"parameter '{name}': must be in (0, 1), got {value!r}")
+    return value

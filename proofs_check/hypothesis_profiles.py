@@ -24,6 +24,8 @@ def register_profiles() -> str:
                                   **options)
     name = os.environ.get("HYPOTHESIS_PROFILE", "dev")
     if name not in PROFILES:
-        raise ValueError(f"HYPOTHESIS_PROFILE: must be one of {sorted(PROFILES)}, got {name!r}")
+        from numerics.validation import ValidationError
+        raise ValidationError(f"environment variable HYPOTHESIS_PROFILE: must be one of {sorted(PROFILES)}, "
+                              f"got {name!r}")
     settings.load_profile(name)
     return name

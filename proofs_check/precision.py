@@ -11,7 +11,6 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-from proofs_check.results import Outcome
 
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
 DPS_LADDER = (30, 60, 120)
@@ -45,43 +44,30 @@ def float64_tolerance(condition: float, size: int) -> float:
     return min(100.0 * FLOAT64_EPS * max(condition, 1.0) * max(size, 1), 1e-6)
 
 
-def compare_derived_to_claimed(derived, claimed, inputs: dict, condition: float, label: str,
-                               recheck: bool = False) -> Outcome:
-    """Compiled derived (float64) vs claimed (mpmath), escalating precision before failing."""
+def ladder_compare(derived, claimed, inputs: dict, condition: float, label: str, recheck: bool = False,
+                   context: dict | None = None):
+    """Compiled derived (float64) vs claimed (mpmath), escalating precision before anything is
+    called a gap. Returns a Case for :class:`proofs_check.rules.PrecisionLadder`: ``gap`` and
+    ``tolerance`` at the last precision used, ``converged`` (the gap stopped moving with precision)."""
+    from proofs_check.spec import Case
     fast = derived.numpy(**inputs)
     size = int(np.shape(fast)[-1]) if np.ndim(fast) else 1
     tolerance = float64_tolerance(condition, size)
     with mpmath.workdps(50):
         reference = to_numpy(claimed.mpmath(dps=50, **inputs))
-    discrepancy = relative_difference(fast, reference)
-    if discrepancy <= tolerance:
-        return Outcome("holds", discrepancy, tolerance, f"{label}: float64 derived vs mpmath claimed (50 digits)")
-    ladder = DPS_LADDER + ((240,) if recheck else ())
-    history = []
-    for dps in ladder:
-        with mpmath.workdps(dps):
-            gap = mp_relative_difference(derived.mpmath(dps=dps, **inputs), claimed.mpmath(dps=dps, **inputs))
-            history.append((dps, float(gap)))
-            if gap <= mpmath.mpf(10) ** (-(dps // 2)):
-                return Outcome("holds", float(gap), float(mpmath.mpf(10) ** (-(dps // 2))),
-                               f"{label}: float64 gap {discrepancy:.2g} was rounding; "
-                               f"agree to {float(gap):.2g} at {dps} digits")
-            if len(history) >= 2 and not recheck and \
-                    abs(history[-1][1] - history[-2][1]) <= 1e-12 * history[-1][1]:
+    float64_gap = relative_difference(fast, reference)
+    values = {"gap": float64_gap, "tolerance": tolerance, "dps": "float64 vs 50", "converged": True,
+              "float64_gap": float64_gap, "ladder": []}
+    if float64_gap > tolerance:
+        for dps in DPS_LADDER + ((240,) if recheck else ()):
+            with mpmath.workdps(dps):
+                gap = float(mp_relative_difference(derived.mpmath(dps=dps, **inputs), claimed.mpmath(dps=dps, **inputs)))
+            values["ladder"].append([dps, gap])
+            values.update(gap=gap, tolerance=10.0 ** (-(dps // 2)), dps=dps)
+            if gap <= values["tolerance"]:
+                break
+            previous = values["ladder"][-2][1] if len(values["ladder"]) >= 2 else None
+            values["converged"] = previous is not None and abs(gap - previous) <= 1e-12 * gap
+            if values["converged"] and not recheck:
                 break   # the gap is converged in precision: a real difference, not rounding
-    return Outcome("fails", history[-1][1], tolerance,
-                   f"{label}: derived and claimed differ by {history[-1][1]:.3g} (relative), unchanged "
-                   f"up to {history[-1][0]} digits; precision ladder {history}")
-
-
-def worst(outcomes: list[Outcome], params: dict | None = None) -> Outcome:
-    """Combine sub-checks: fails if any fails; discrepancy/tolerance of the worst ratio."""
-    def ratio(o):
-        return (o.discrepancy or 0.0) / o.tolerance if o.tolerance else 0.0
-    chosen = max(outcomes, key=lambda o: (o.verdict == "fails", ratio(o)))
-    verdict = "fails" if any(o.verdict == "fails" for o in outcomes) else chosen.verdict
-    detail = "; ".join(o.detail for o in outcomes)
-    merged = dict(params or {})
-    for o in outcomes:
-        merged.update(o.params)
-    return Outcome(verdict, chosen.discrepancy, chosen.tolerance, detail, merged)
+    return Case(label, values, {"condition_number": float(condition), **(context or {})})

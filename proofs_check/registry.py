@@ -1,54 +1,100 @@
-"""The claim registry: every claim of THEORY.md, its domain, and its checks per level."""
+"""The claim registry: discovery, parameter resolution, running one (claim, level), verify().
+
+Claims are discovered, not imported by name: every module of the ``proofs_check.claims`` package
+that defines ``CLAIMS``, then every ``proofs_check.claims`` entry point of installed packages (a
+module with ``CLAIMS``, a :class:`Claim`, a list of them, or a function returning either), then
+claims registered at run time with :func:`register`. Importing this module loads no claim.
+"""
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shlex
+import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
-from numerics.training import versions
+from numerics.streams import MAX_SEED
 from numerics.validation import ValidationError
-from proofs_check.results import CheckResult, Outcome
+from proofs_check.results import CheckResult, Results
+from proofs_check.rules import Judgement, combine
+from proofs_check.spec import LEVELS, Claim, Level
 
-LEVELS = ("symbolic", "numeric", "montecarlo", "training")
-
-
-@dataclass
-class Check:
-    """One level's check. ``run(params) -> Outcome``; ``expected`` is the registry's
-    expectation (what the toolkit found when the claim was last examined)."""
-
-    run: Callable[[dict], Outcome]
-    expected: str = "holds"
-    quick: dict = field(default_factory=dict)   # parameter overrides for `all --quick`
-
-
-@dataclass
-class Claim:
-    id: str
-    statement: str
-    domain: str
-    defaults: dict = field(default_factory=dict)
-    checks: dict = field(default_factory=dict)      # level -> Check
-    not_applicable: dict = field(default_factory=dict)   # level -> reason it has no check
-    fuzz: object = None                             # proofs_check.fuzz.FuzzSpec or None
-
-    def reason_unchecked(self, level: str) -> str:
-        return self.not_applicable.get(level, "no check implemented at this level")
-
+ENTRY_POINT_GROUP = "proofs_check.claims"
+TOOLKIT = "lsa-theory-check"
 
 REGISTRY: dict[str, Claim] = {}
+_ORIGIN: dict[str, str] = {}
+_state = {"loaded": False}
 
 
-def register(claim: Claim) -> Claim:
-    if claim.id in REGISTRY:
-        raise ValueError(f"duplicate claim id {claim.id!r}")
-    unknown = set(claim.checks) - set(LEVELS)
-    if unknown:
-        raise ValueError(f"claim {claim.id}: unknown levels {unknown}")
+class RegistryError(ValidationError):
+    """A claim that cannot be registered (duplicate id, malformed plug-in, unknown kind)."""
+
+
+def register(claim: Claim, origin: str = "run time") -> Claim:
+    """Add a claim (a plug-in's or a notebook's). A different claim under a taken id is an error."""
+    if not isinstance(claim, Claim):
+        raise RegistryError(f"{origin}: expected a proofs_check Claim, got {type(claim).__name__}")
+    present = REGISTRY.get(claim.id)
+    if present is not None and present is not claim:
+        raise RegistryError(f"claim '{claim.id}' from {origin}: duplicate id (already registered from "
+                            f"{_ORIGIN[claim.id]})")
     REGISTRY[claim.id] = claim
+    _ORIGIN.setdefault(claim.id, origin)
     return claim
+
+
+def _claims_of(obj, origin: str) -> list:
+    if isinstance(obj, Claim):
+        return [obj]
+    if hasattr(obj, "CLAIMS"):
+        return list(obj.CLAIMS)
+    if isinstance(obj, (list, tuple)):
+        return list(obj)
+    if callable(obj):
+        return _claims_of(obj(), origin)
+    raise RegistryError(f"{origin}: must be a Claim, a list of claims, a module with CLAIMS, or a function "
+                        f"returning one of these; got {type(obj).__name__}")
+
+
+def _load_builtin():
+    import proofs_check.claims as package
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for claim in getattr(module, "CLAIMS", ()):
+            register(claim, f"module {module.__name__}")
+
+
+def _load_plugins():
+    from importlib.metadata import entry_points
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point '{point.name} = {point.value}'"
+        try:
+            loaded = point.load()
+        except Exception as error:   # a broken plug-in must not break the toolkit with a traceback
+            raise RegistryError(f"{origin}: cannot be loaded ({type(error).__name__}: {error})") from None
+        try:
+            claims = _claims_of(loaded, origin)
+        except ValidationError as error:
+            raise RegistryError(f"{origin}: {error}") from None
+        for claim in claims:
+            register(claim, origin)
+
+
+def _load():
+    if _state["loaded"]:
+        return
+    _state["loaded"] = True
+    try:
+        _load_builtin()
+        _load_plugins()
+    except Exception:
+        _state["loaded"] = False
+        raise
 
 
 def get_claim(claim_id: str) -> Claim:
@@ -63,81 +109,241 @@ def all_claims() -> list[Claim]:
     return list(REGISTRY.values())
 
 
-def _load():
-    # Importing the claim modules registers their claims (once).
-    from proofs_check import claims_pretraining  # noqa: F401  (sections 1-2 first)
-    from proofs_check import claims_sft  # noqa: F401
-    from proofs_check import claims_outcome  # noqa: F401
+# --------------------------------------------------------------------------- parameters
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValidationError(f"parameter '--seed': must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return seed
 
 
-def resolve_params(claim: Claim, overrides: dict, seed: int, quick: bool, check: Check | None) -> dict:
-    unknown = set(overrides) - set(claim.defaults)
-    if unknown:
-        allowed = ", ".join(f"--{k}" for k in sorted(claim.defaults)) or "none"
-        raise ValidationError(f"parameter '--{sorted(unknown)[0]}': does not apply to claim '{claim.id}' "
-                              f"(its parameters: {allowed})")
+def _available_memory() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def resolve_params(claim: Claim, overrides: dict, seed: int, quick: bool, level: Level | None) -> dict:
+    """Defaults, then the level's quick sizes, then the user's overrides, each validated by the
+    claim's declared constraints; then the cross-parameter constraints, the claim's up-front
+    conditions and the memory estimate. Raises ValidationError before anything runs."""
+    check_seed(seed)
+    for name in overrides:
+        claim.param(name)   # unknown names: one-line error listing the claim's parameters
     params = dict(claim.defaults)
-    if quick and check is not None:
-        params.update(check.quick)
+    if quick and level is not None:
+        params.update(level.quick)
     params.update(overrides)
+    params = {name: claim.param(name).parse(value) for name, value in params.items()}
+    for cross in claim.cross_checks:
+        if not cross.test(params):
+            raise ValidationError(f"parameters of claim '{claim.id}': {cross.text} "
+                                  f"(got {_shown(params, overrides)})")
+    for condition in claim.conditions:
+        if condition.where == "params" and condition.holds(params) is False:
+            raise ValidationError(f"parameters of claim '{claim.id}' are outside its conditions: {condition.text} "
+                                  f"(got {_shown(params, overrides)}); a check there would say nothing about "
+                                  f"the claim")
+    if level is not None and level.memory is not None:
+        needed, available = float(level.memory(params)), _available_memory()
+        if needed > 0.8 * available:
+            raise ValidationError(f"parameters of claim '{claim.id}': need about {needed / 2 ** 30:.1f} GiB, more "
+                                  f"than 80% of the {available / 2 ** 30:.1f} GiB this machine has available; "
+                                  f"choose smaller sizes")
     params["seed"] = seed
     return params
 
 
-def reproduce_command(claim_id: str, level: str, params: dict, overrides: dict) -> str:
-    parts = ["proofs-check", "verify", claim_id, "--level", level, "--seed", str(params["seed"])]
+def _shown(params: dict, overrides: dict) -> str:
+    keys = list(overrides) or list(params)
+    return ", ".join(f"{k}={params[k]}" for k in keys if k in params)
+
+
+def reproduce_command(claim_id: str, level: str, seed: int, overrides: dict, quick: bool) -> str:
+    parts = ["proofs-check", "verify", claim_id, "--level", level, "--seed", str(seed)]
+    if quick:
+        parts.append("--quick")
     for key, value in overrides.items():
-        parts += [f"--{key}", str(value)]
+        parts += [f"--{key.replace('_', '-')}", str(value)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run_check(claim: Claim, level: str, seed: int = 0, quick: bool = False, overrides: dict | None = None,
+# --------------------------------------------------------------------------- running
+
+def _rule_for(level: Level, case):
+    if isinstance(level.rule, dict):
+        if case.rule not in level.rule:
+            raise KeyError(f"case '{case.label}' names rule {case.rule!r}; the level has {sorted(level.rule)}")
+        return level.rule[case.rule]
+    return level.rule
+
+
+def _judge(level: Level, measurement) -> list[tuple]:
+    out = []
+    for case in measurement.cases:
+        rule = _rule_for(level, case)
+        judgement: Judgement = rule.judge(case.values)
+        out.append((case, rule, judgement))
+    return out
+
+
+def _conditions_on(claim: Claim, context: dict) -> list[dict]:
+    return [{"condition": c.text, "holds": c.holds(context)} for c in claim.conditions]
+
+
+def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool):
+    extra = {}
+    if recheck and level.recheck is not None:
+        extra = level.recheck(params) if callable(level.recheck) else dict(level.recheck)
+    measurement = level.measure({**params, **extra, "recheck": recheck})
+    if not measurement.cases:
+        raise RuntimeError(f"claim '{claim.id}': the measurement returned no case")
+    return measurement, _judge(level, measurement), extra
+
+
+def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False, overrides: dict | None = None,
               recheck: bool = False) -> CheckResult:
-    """Run one (claim, level). Bad parameters raise ValidationError before anything runs."""
+    """Run one (claim, level). Bad parameters raise ValidationError before anything runs.
+
+    A failing case is re-checked (re-measured with ``recheck=True``, and the level's re-check sizes)
+    before it is reported; a failure of a ``paper`` claim whose case lies outside the paper's
+    conditions is reported ``inconclusive``: it says nothing against the paper."""
     overrides = dict(overrides or {})
-    check = claim.checks.get(level)
-    params = resolve_params(claim, overrides, seed, quick, check)
-    start = time.perf_counter()
-    if check is None:
-        outcome = Outcome("unchecked", detail=claim.reason_unchecked(level))
-        expected = "unchecked"
-    else:
-        outcome = check.run({**params, "recheck": recheck})
-        expected = check.expected
-    elapsed = time.perf_counter() - start
-    return CheckResult(claim=claim.id, level=level, verdict=outcome.verdict, expected=expected,
-                       discrepancy=outcome.discrepancy, tolerance=outcome.tolerance,
-                       params={**params, **outcome.params}, detail=outcome.detail, time_s=elapsed,
-                       reproduce=reproduce_command(claim.id, level, params, overrides), versions=versions())
+    level = claim.levels.get(level_name)
+    params = resolve_params(claim, overrides, seed, quick, level)
+    started = time.perf_counter()
+    reproduce = reproduce_command(claim.id, level_name, seed, overrides, quick)
+    common = dict(claim=claim.id, level=level_name, kind=claim.kind, source=claim.source, params=params,
+                  reproduce=reproduce, versions=versions())
+    if level is None:
+        return CheckResult(verdict="unchecked", expected="unchecked", metric=None, discrepancy=None, tolerance=None,
+                           rule=None, detail=claim.reason_unchecked(level_name),
+                           time_s=time.perf_counter() - started, **common)
+    measurement, judged, extra = _run_measurement(claim, level, params, recheck)
+    rechecked = None
+    if combine([j for _, _, j in judged]) == "fails" and not recheck and level.recheck is not None:
+        first = judged
+        measurement, judged, extra = _run_measurement(claim, level, params, True)
+        rechecked = {"overrides": extra, "first_verdicts": [j.verdict for _, _, j in first]}
+    verdict = combine([j for _, _, j in judged])
+    worst_case, worst_rule, worst = _worst(judged)
+    counterexample = None
+    if verdict == "fails":
+        context = {**{k: v for k, v in params.items() if k != "recheck"}, **worst_case.context}
+        conditions = _conditions_on(claim, context)
+        inside = all(c["holds"] is not False for c in conditions)
+        counterexample = {"case": worst_case.label, "params": context, "conditions": conditions,
+                          "inside_paper_conditions": inside, "rechecked": rechecked}
+        if claim.kind == "paper" and not inside:
+            verdict = "inconclusive"
+            worst.detail += " [failure outside the paper's conditions: not a counterexample to the paper]"
+    detail = "; ".join(f"{case.label}: {j.verdict}: {j.detail}" for case, _, j in judged)
+    if measurement.detail:
+        detail = measurement.detail + "; " + detail
+    measured_at = _common_context([c for c, _, _ in judged])
+    common["params"] = {**params, **{k: v for k, v in measured_at.items() if k in params}}
+    note = None
+    if worst.discrepancy is None and verdict != "holds":
+        note = "the measured quantity is infinite or undefined (diverged or not computable)"
+    return CheckResult(verdict=verdict, expected=level.expected_for(params), metric=worst_rule.metric_for(),
+                       discrepancy=worst.discrepancy, tolerance=worst.tolerance, rule=worst_rule.name, detail=detail,
+                       time_s=time.perf_counter() - started,
+                       cases=[{"label": c.label, "verdict": j.verdict, "rule": r.name, "metric": r.metric_for(),
+                               "discrepancy": j.discrepancy, "tolerance": j.tolerance, "context": c.context,
+                               **j.extra} for c, r, j in judged],
+                       counterexample=counterexample, record=measurement.record, discrepancy_note=note, **common)
+
+
+def _common_context(cases) -> dict:
+    """Context entries every case shares (e.g. a symbolic check's explicit d = 2): the record's params
+    say where the check was actually run, not only what was requested."""
+    shared = dict(cases[0].context)
+    for case in cases[1:]:
+        shared = {k: v for k, v in shared.items() if k in case.context and case.context[k] == v}
+    return shared
+
+
+def _worst(judged):
+    order = {"fails": 0, "inconclusive": 1, "holds": 2}
+
+    def key(item):
+        _, _, j = item
+        ratio = (j.discrepancy or 0.0) / j.tolerance if j.tolerance else (j.discrepancy or 0.0)
+        return order.get(j.verdict, 3), -abs(ratio)
+    return min(judged, key=key)
 
 
 def verify(claim_id: str | None = None, level: str | None = None, seed: int = 0, quick: bool = False,
-           progress: Callable[[str], None] | None = None, **overrides) -> list[CheckResult]:
+           progress: Callable[[str], None] | None = None, **overrides) -> Results:
     """Python API mirroring ``proofs-check verify`` / ``all``.
 
     Parameters
     ----------
     claim_id : a THEORY.md claim id, or None for every claim
     level : one of ``LEVELS`` or None for all four
-    seed : master seed of every random draw
-    quick : use each check's smaller CI-sized parameters
+    seed : master seed of every random stream (an integer in [0, 2**63 - 1])
+    quick : use each level's smaller CI-sized parameters
     **overrides : claim parameters such as ``d=8, n=32``
+
+    Returns
+    -------
+    Results : a list of CheckResult with ``.failed``, ``.to_frame()``, ``.to_json()``
     """
     if level is not None and level not in LEVELS:
         raise ValidationError(f"parameter 'level': must be one of {list(LEVELS)}, got {level!r}")
+    check_seed(seed)
     claims = [get_claim(claim_id)] if claim_id is not None else all_claims()
     levels = [level] if level else list(LEVELS)
-    for claim in claims:   # validate every override before any long computation starts
-        for lv in levels:
-            resolve_params(claim, overrides, seed, quick, claim.checks.get(lv))
-    jobs = [(c, lv) for c in claims for lv in levels]
-    results = []
-    for index, (claim, lv) in enumerate(jobs, 1):
+    for claim in claims:   # every override is validated before any check starts
+        for name in levels:
+            resolve_params(claim, overrides, seed, quick, claim.levels.get(name))
+    jobs = [(c, name) for c in claims for name in levels]
+    results = Results()
+    for index, (claim, name) in enumerate(jobs, 1):
         if progress is not None:
-            progress(f"[{index}/{len(jobs)}] {claim.id} {lv} ...")
-        results.append(run_check(claim, lv, seed, quick, overrides))
+            progress(f"[{index}/{len(jobs)}] {claim.id} {name} ...")
+        results.append(run_check(claim, name, seed, quick, overrides))
     return results
 
 
 def stderr_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- provenance
+
+@lru_cache(maxsize=1)
+def toolkit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(TOOLKIT)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"python": platform.python_version(), TOOLKIT: toolkit_version(), "git_commit": git_commit()}
+    for package in ("numpy", "torch", "sympy", "mpmath", "hypothesis"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out

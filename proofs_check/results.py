@@ -1,32 +1,17 @@
-"""Result objects: one per (claim, level)."""
+"""Result records (one per claim and level) and the result set ``verify`` returns.
+
+A record is plain JSON: numbers are numbers (an infinite or undefined discrepancy is ``null`` with
+``discrepancy_note`` saying why), every record names its ``metric``, and a ``fails`` record carries
+a ``counterexample`` with the paper's conditions evaluated on it.
+"""
 from __future__ import annotations
 
+import html
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
-VERDICTS = ("holds", "fails", "unchecked")
-
-
-@dataclass
-class Outcome:
-    """What a check function returns."""
-
-    verdict: str
-    discrepancy: float | None = None
-    tolerance: float | None = None
-    detail: str = ""
-    params: dict = field(default_factory=dict)   # extra parameters the check resolved (regimes, sizes)
-
-    def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-
-def judged(discrepancy: float, tolerance: float, detail: str = "", **params) -> Outcome:
-    """holds if discrepancy <= tolerance (NaN never holds)."""
-    ok = discrepancy is not None and math.isfinite(discrepancy) and discrepancy <= tolerance
-    return Outcome("holds" if ok else "fails", float(discrepancy), float(tolerance), detail, params)
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -35,55 +20,120 @@ class CheckResult:
     level: str
     verdict: str
     expected: str
+    kind: str
+    source: str
+    metric: str | None
     discrepancy: float | None
     tolerance: float | None
+    rule: str | None
     params: dict
     detail: str
     time_s: float
     reproduce: str
     versions: dict
+    cases: list = field(default_factory=list)
+    counterexample: dict | None = None
+    record: dict = field(default_factory=dict)
+    discrepancy_note: str | None = None
+    schema_version: int = SCHEMA_VERSION
 
     @property
     def as_expected(self) -> bool:
         return self.verdict == self.expected
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        for key in ("discrepancy", "tolerance"):
-            if out[key] is not None and not math.isfinite(out[key]):
-                out[key] = str(out[key])
-        return out
+        return _jsonable(asdict(self))
 
-
-def to_json(results) -> str:
-    return json.dumps([r.to_dict() for r in results], indent=2, default=_jsonable)
+    @classmethod
+    def from_dict(cls, data: dict) -> "CheckResult":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def _jsonable(value):
+    """Recursively: numpy scalars/arrays to Python, non-finite floats to None, tuples to lists."""
     try:
         import numpy as np
         if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
+            value = value.item()
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
     except ImportError:  # pragma: no cover
         pass
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     return str(value)
 
 
-def format_number(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}"
+class Results(list):
+    """A list of :class:`CheckResult` with a short ``repr``, an HTML table for notebooks,
+    ``.failed``, ``.unexpected``, ``.to_frame()`` (pandas, optional) and a JSON round trip."""
+
+    @property
+    def failed(self) -> "Results":
+        return Results(r for r in self if r.verdict == "fails")
+
+    @property
+    def unexpected(self) -> "Results":
+        return Results(r for r in self if not r.as_expected)
+
+    def counts(self) -> dict:
+        out = {}
+        for r in self:
+            out[r.verdict] = out.get(r.verdict, 0) + 1
+        return out
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts().items()))
+        claims = len({r.claim for r in self})
+        return f"<Results: {len(self)} checks of {claims} claims: {counts or 'none'}; {len(self.unexpected)} unexpected>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(r.claim)}</td><td>{r.level}</td><td>{html.escape(r.kind)}</td>"
+            f"<td>{r.verdict}{'' if r.as_expected else ' (expected ' + r.expected + ')'}</td>"
+            f"<td>{html.escape(str(r.metric or ''))}</td><td>{_fmt(r.discrepancy)}</td><td>{_fmt(r.tolerance)}</td></tr>"
+            for r in self)
+        return ("<table><thead><tr><th>claim</th><th>level</th><th>kind</th><th>verdict</th><th>metric</th>"
+                f"<th>discrepancy</th><th>tolerance</th></tr></thead><tbody>{rows}</tbody></table>")
+
+    def to_frame(self):
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Results.to_frame needs pandas: pip install pandas") from None
+        columns = ["claim", "level", "kind", "verdict", "expected", "metric", "discrepancy", "tolerance", "time_s"]
+        return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in self])
+
+    def to_json(self) -> str:
+        return json.dumps([r.to_dict() for r in self], indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Results":
+        return cls(CheckResult.from_dict(d) for d in json.loads(text))
+
+
+def to_json(results) -> str:
+    return Results(results).to_json()
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def table(results) -> str:
-    """Human-readable table: claim, level, verdict, discrepancy, tolerance, time."""
-    header = ("claim", "level", "verdict", "discrepancy", "tolerance", "time")
+    """Human-readable table: claim, level, kind, verdict, metric, discrepancy, tolerance, time."""
+    header = ("claim", "level", "kind", "verdict", "metric", "discrepancy", "tolerance", "time")
     rows = [header]
     for r in results:
         verdict = r.verdict if r.as_expected else f"{r.verdict} (expected {r.expected})"
-        rows.append((r.claim, r.level, verdict, format_number(r.discrepancy), format_number(r.tolerance),
+        rows.append((r.claim, r.level, r.kind, verdict, r.metric or "-", _fmt(r.discrepancy), _fmt(r.tolerance),
                      f"{r.time_s:.2f}s"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -13,12 +13,7 @@ from hypothesis import Phase, given, settings, strategies as st, target
 
 from numerics.validation import ValidationError
 from proofs_check.hypothesis_profiles import register_profiles
-
-
-@dataclass(frozen=True)
-class FuzzSpec:
-    level: str = "numeric"
-    parameters: tuple = ("d", "n", "condition")
+from proofs_check.spec import FuzzSpec  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -39,6 +34,14 @@ class FuzzReport:
         return self.counterexample is not None and self.confirmed
 
 
+def _severity(result) -> float:
+    """How close a result is to failing: discrepancy/tolerance, or the discrepancy when the
+    tolerance is 0 (a margin or a count); infinite/undefined discrepancies of a failure rank highest."""
+    if result.discrepancy is None:
+        return 1e12 if result.verdict == "fails" else 0.0
+    return result.discrepancy / result.tolerance if result.tolerance else max(result.discrepancy, 0.0)
+
+
 def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     """Search the claim's domain for a confirmed counterexample. ``claim`` may be passed
     directly (tests use unregistered claims)."""
@@ -48,7 +51,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     spec = claim.fuzz
     if spec is None:
         raise ValidationError(f"claim '{claim.id}': has no fuzz specification (nothing to search over)")
-    if spec.level not in claim.checks:
+    if spec.level not in claim.levels:
         raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
     from proofs_check.strategies import claim_parameters
     state = {"count": 0, "worst": (0.0, None), "failing": None}
@@ -65,7 +68,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
             result = run_check(claim, spec.level, seed=seed, overrides=params)
         except ValidationError:
             return   # outside the claim's domain (e.g. shift_rank > d): not a counterexample
-        ratio = (result.discrepancy or 0.0) / result.tolerance if result.tolerance else 0.0
+        ratio = _severity(result)
         target(ratio, label="discrepancy / tolerance")
         if ratio > state["worst"][0]:
             state["worst"] = (ratio, {**params, "seed": seed})

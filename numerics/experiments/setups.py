@@ -1,0 +1,53 @@
+"""Inputs of the experiments from plain parameters: Σ (random rotated spectrum or the paper's),
+a low-rank PSD shift Δ, category mixtures. Each draw comes from a named stream of the master seed."""
+from __future__ import annotations
+
+import numpy as np
+
+from numerics import validation as check
+from numerics.sampling import Mixture, covariance_with_condition, paper_covariance
+from numerics.streams import numpy_rng, stream_seed
+
+
+def covariance_from(d: int, condition: float, seed: int, name: str = "covariance",
+                    spectrum: str = "geometric") -> np.ndarray:
+    """Σ with eigenvalues geometric from 1 to 1/condition in a random basis drawn from the stream
+    ``name`` (``spectrum='geometric'``), or the paper's Σ_0 of Section 8 (``spectrum='paper'``)."""
+    d = check.positive_int("d", d)
+    spectrum = check.one_of("spectrum", spectrum, {"paper", "geometric"})
+    if spectrum == "paper":
+        return paper_covariance(d)
+    return covariance_with_condition(d, float(condition), stream_seed(seed, name))
+
+
+def low_rank_shift(d: int, rank: int, seed: int, name: str = "shift") -> np.ndarray:
+    """A random PSD Δ = F Fᵀ of the given rank, F with N(0, 1/rank) entries."""
+    d = check.positive_int("d", d)
+    if not 0 <= int(rank) <= d:
+        raise check.ValidationError(f"parameter 'shift_rank': must be in [0, d={d}], got {rank}")
+    factor = numpy_rng(seed, name).standard_normal((d, int(rank))) / np.sqrt(max(int(rank), 1))
+    return factor @ factor.T
+
+
+def rank_deficient(covariance: np.ndarray, rank: int) -> np.ndarray:
+    """The covariance with its d - rank smallest eigenvalues set to 0 (a PSD matrix of that rank)."""
+    d = covariance.shape[-1]
+    if not 1 <= int(rank) <= d:
+        raise check.ValidationError(f"parameter 'rank': must be in [1, d={d}], got {rank}")
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    eigenvalues[: d - int(rank)] = 0.0
+    return (vectors * eigenvalues) @ vectors.T
+
+
+def mixture_from(d: int, condition: float, categories: int, imbalance: float, seed: int) -> Mixture:
+    """``categories`` random covariances (stream 'category c'); weights ∝ imbalance^c."""
+    count = check.positive_int("categories", categories)
+    imbalance = check.positive("imbalance", imbalance)
+    weights = imbalance ** np.arange(count, dtype=float)
+    covariances = np.stack([covariance_from(d, condition, seed, f"category {c}") for c in range(count)])
+    return Mixture(weights / weights.sum(), covariances)
+
+
+def condition_number(matrix: np.ndarray) -> float:
+    eigenvalues = np.linalg.eigvalsh(matrix)
+    return float(eigenvalues[-1] / max(eigenvalues[0], 1e-300))

@@ -1,0 +1,259 @@
+"""Named verdict rules: each turns one measured case's numbers into a verdict.
+
+A rule reads named entries of ``Case.values`` and returns a :class:`Judgement`. Rules never
+compute the quantity under test; measurements never decide. Every rule names its ``metric``
+(what ``discrepancy`` measures) so a record can be read without knowing the check.
+
+Verdicts: ``holds``; ``fails`` (the case contradicts the statement); ``inconclusive`` (the case
+cannot separate the two, e.g. a confidence interval covering 0: the rule says what sample size
+would); ``unchecked`` belongs to the registry, for levels without a statement.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+
+@dataclass
+class Judgement:
+    verdict: str
+    discrepancy: float | None
+    tolerance: float | None
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _number(value):
+    """A JSON-safe float: None for inf/NaN (the caller records why)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _bonferroni(entries: int, alpha: float) -> float:
+    return NormalDist().inv_cdf(1 - alpha / (2 * max(int(entries), 1)))
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """holds iff ``values[key] <= tolerance`` (NaN and inf never hold). The default rule for a
+    gap that must be small (a relative error, a count of violations, a relative excess)."""
+
+    key: str
+    tolerance: float
+    metric: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"AtMost({self.key} <= {self.tolerance:g})"
+
+    def metric_for(self) -> str:
+        return self.metric or self.key
+
+    def judge(self, values: dict) -> Judgement:
+        value = values[self.key]
+        ok = value is not None and math.isfinite(float(value)) and float(value) <= self.tolerance
+        return Judgement("holds" if ok else "fails", _number(value), self.tolerance,
+                         f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}")
+
+
+def RelativeError(tolerance: float, key: str = "relative_error") -> AtMost:
+    """A relative error within a tolerance (e.g. trained parameters vs a fixed point)."""
+    return AtMost(key, tolerance, "relative_error")
+
+
+def NoViolations(key: str = "violations") -> AtMost:
+    """A count of violated instances must be 0."""
+    return AtMost(key, 0.0, "violations")
+
+
+@dataclass(frozen=True)
+class WithinBudget:
+    """A float computation against a rounding budget derived from its size and dtype: reads
+    ``gap`` and ``budget`` (both relative). holds iff gap <= budget."""
+
+    name: str = "WithinBudget"
+    metric: str = "relative_gap"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        gap, budget = float(values["gap"]), float(values["budget"])
+        ok = math.isfinite(gap) and gap <= budget
+        return Judgement("holds" if ok else "fails", _number(gap), budget,
+                         f"{values.get('description', 'gap')}: {gap:.2g} vs rounding budget {budget:.2g}")
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """holds iff ``values[key] >= threshold`` (a margin that must stay positive)."""
+
+    key: str
+    threshold: float
+    metric: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"AtLeast({self.key} >= {self.threshold:g})"
+
+    def metric_for(self) -> str:
+        return self.metric or self.key
+
+    def judge(self, values: dict) -> Judgement:
+        value = values[self.key]
+        ok = value is not None and math.isfinite(float(value)) and float(value) >= self.threshold
+        return Judgement("holds" if ok else "fails", _number(value), self.threshold,
+                         f"{self.key} = {float(value):.3g} {'>=' if ok else '<'} {self.threshold:g}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Symbolic level: every identity (derived - claimed) must simplify to exactly 0.
+    Reads ``values['nonzero']`` (count) and ``values['identities']`` (their names)."""
+
+    name: str = "Identity"
+    metric: str = "nonvanishing_identities"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        nonzero = int(values["nonzero"])
+        return Judgement("holds" if nonzero == 0 else "fails", float(nonzero), 0.0,
+                         f"{nonzero} of {len(values['identities'])} identities do not vanish")
+
+
+@dataclass(frozen=True)
+class PrecisionLadder:
+    """Numeric level: float64 against mpmath, escalated. Reads the measurement of
+    :func:`proofs_check.precision.ladder_compare`: ``gap`` (the last precision's gap),
+    ``tolerance`` (that precision's budget), ``converged`` (the gap did not move with precision)."""
+
+    name: str = "PrecisionLadder"
+    metric: str = "relative_gap"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        gap, tolerance = float(values["gap"]), float(values["tolerance"])
+        if gap <= tolerance:
+            return Judgement("holds", gap, tolerance, f"gap {gap:.2g} within budget {tolerance:.2g} at "
+                             f"{values.get('dps', 'float64')} digits")
+        if values.get("converged", True):
+            return Judgement("fails", gap, tolerance, f"gap {gap:.3g} persists up to {values.get('dps')} digits")
+        return Judgement("inconclusive", gap, tolerance, f"gap {gap:.3g} still changing with precision at "
+                         f"{values.get('dps')} digits: raise the precision to decide")
+
+
+@dataclass(frozen=True)
+class ZTest:
+    """Monte Carlo level: sampled mean vs theory, Bonferroni-corrected two-sided z-test at
+    family-wise level ``alpha``. Reads ``z`` (max |z| over entries) and ``entries``; reports the
+    smallest relative change it can detect (``values['detectable']`` when the measurement gives
+    the standard errors relative to the theory's scale)."""
+
+    alpha: float = 1e-3
+    name: str = "ZTest"
+    metric: str = "max_abs_z"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        critical = _bonferroni(values["entries"], self.alpha)
+        z = float(values["z"])
+        extra = {}
+        if "relative_stderr" in values:   # detectable at 80% power: (critical + 0.84) standard errors
+            extra["min_detectable_relative_change"] = (critical + 0.8416) * float(values["relative_stderr"])
+        ok = math.isfinite(z) and z <= critical
+        return Judgement("holds" if ok else "fails", _number(z), critical,
+                         f"max |z| {z:.2f} over {values['entries']} entries (Bonferroni critical {critical:.2f}, "
+                         f"α = {self.alpha:g})", extra)
+
+
+@dataclass(frozen=True)
+class PairedCI:
+    """A paired comparison over seeds: ``values['differences']`` (one per seed) are expected
+    positive. holds when the two-sided ``confidence`` interval lies above 0, fails when it lies
+    below 0 (significantly the other way), inconclusive when it covers 0; then the record says how
+    many seeds would resolve the observed mean at this spread."""
+
+    confidence: float = 0.95
+    name: str = "PairedCI"
+    metric: str = "paired_ci_low"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        diff = np.asarray(values["differences"], dtype=float)
+        count = len(diff)
+        z = NormalDist().inv_cdf(0.5 + self.confidence / 2)
+        mean = float(diff.mean())
+        half = z * float(diff.std(ddof=1)) / math.sqrt(count) if count > 1 else math.inf
+        low, high = mean - half, mean + half
+        extra = {"mean": mean, "ci_low": low, "ci_high": high, "seeds": count}
+        what = values.get("what", "difference")
+        detail = f"{what}: mean {mean:.4g}, {self.confidence:.0%} CI [{low:.3g}, {high:.3g}] over {count} seeds"
+        if low > 0:
+            return Judgement("holds", _number(low), 0.0, detail, extra)
+        if high < 0:
+            return Judgement("fails", _number(low), 0.0, detail + " (significantly the other way)", extra)
+        if mean != 0 and count > 1:
+            extra["seeds_needed"] = int(math.ceil(count * (half / abs(mean)) ** 2)) + 1
+            detail += f"; about {extra['seeds_needed']} seeds would resolve a mean this size"
+        return Judgement("inconclusive", _number(low), 0.0, detail + " (covers 0)", extra)
+
+
+@dataclass(frozen=True)
+class ShrinksWith:
+    """A gap that must shrink as a size grows: ``values['gaps']`` at increasing ``values['sizes']``
+    must decrease monotonically and end at or below ``tolerance``."""
+
+    tolerance: float
+    name: str = "ShrinksWith"
+    metric: str = "final_gap"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        gaps = [float(g) for g in values["gaps"]]
+        sizes = values.get("sizes", list(range(len(gaps))))
+        monotone = all(b < a for a, b in zip(gaps, gaps[1:]))
+        ok = monotone and gaps[-1] <= self.tolerance
+        detail = (f"gap {['%.3g' % g for g in gaps]} at sizes {list(sizes)}: "
+                  f"{'shrinking' if monotone else 'not shrinking'}, final {gaps[-1]:.3g} vs {self.tolerance:g}")
+        return Judgement("holds" if ok else "fails", _number(gaps[-1]), self.tolerance, detail)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A qualitative pattern observed or not: ``values['observed']`` (bool), with
+    ``values['evidence']`` (a short description). For statements with no number to threshold."""
+
+    name: str = "Pattern"
+    metric: str = "pattern_absent"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def judge(self, values: dict) -> Judgement:
+        observed = bool(values["observed"])
+        return Judgement("holds" if observed else "fails", 0.0 if observed else 1.0, 0.0,
+                         values.get("evidence", ""))
+
+
+def combine(judgements: list) -> str:
+    """fails if any case fails; else inconclusive if any is; else holds."""
+    verdicts = [j.verdict for j in judgements]
+    for verdict in ("fails", "inconclusive"):
+        if verdict in verdicts:
+            return verdict
+    return "holds"

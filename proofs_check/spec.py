@@ -1,0 +1,244 @@
+"""A claim as a declarative object: where the paper states it, what kind of statement it is, the
+conditions the paper attaches to it, its parameters with their constraints, and per level a
+measurement (numbers, no thresholds) plus a named rule (numbers -> verdict).
+
+A claim module builds ``Claim`` objects and lists them in ``CLAIMS``; the registry discovers them.
+This module imports neither the registry nor any claim (no import cycle).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from numerics.validation import ValidationError
+
+LEVELS = ("symbolic", "numeric", "montecarlo", "training")
+KINDS = ("paper", "operationalisation", "extension")
+VERDICTS = ("holds", "fails", "inconclusive", "unchecked")
+
+
+# --------------------------------------------------------------------------- parameters
+
+@dataclass(frozen=True)
+class Param:
+    """One overridable parameter: its default, type and constraint (checked before anything runs).
+
+    ``low``/``high`` bound numbers (inclusive); ``choices`` restricts strings; ``check`` is any
+    further predicate, with ``constraint`` the words an error prints when it is violated.
+    """
+
+    name: str
+    default: Any
+    help: str = ""
+    type: type = int
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    check: Callable[[Any], bool] | None = None
+    constraint: str = ""
+
+    def parse(self, value):
+        """Convert (from a CLI string or a Python value) and validate; one-line error on failure."""
+        name = f"parameter '--{self.name.replace('_', '-')}'"
+        if isinstance(value, bool) and self.type is not bool:
+            raise ValidationError(f"{name}: must be of type {self.type.__name__}, got {value!r}")
+        try:
+            if self.type is int:
+                number = float(value)
+                if not math.isfinite(number) or not number.is_integer():
+                    raise ValueError
+                converted = int(number) if not isinstance(value, int) else value
+            elif self.type is float:
+                converted = float(value)
+                if not math.isfinite(converted):
+                    raise ValidationError(f"{name}: must be finite, got {value!r}")
+            else:
+                converted = self.type(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"{name}: must be {'an integer' if self.type is int else self.type.__name__}, "
+                                  f"got {value!r}") from None
+        if self.low is not None and converted < self.low:
+            raise ValidationError(f"{name}: must be >= {self.low:g}{self._why()}, got {value!r}")
+        if self.high is not None and converted > self.high:
+            raise ValidationError(f"{name}: must be <= {self.high:g}{self._why()}, got {value!r}")
+        if self.choices and converted not in self.choices:
+            raise ValidationError(f"{name}: must be one of {list(self.choices)}, got {value!r}")
+        if self.check is not None and not self.check(converted):
+            raise ValidationError(f"{name}: {self.constraint or 'invalid value'}, got {value!r}")
+        return converted
+
+    def _why(self) -> str:
+        return f" ({self.constraint})" if self.constraint else ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition the paper (or this page's operationalisation) attaches to the claim, as a
+    predicate on the parameters and a case's context. ``where='params'`` conditions are checked
+    before anything runs (outside them the toolkit refuses to judge); ``where='case'`` ones are
+    evaluated on each measured case and recorded with every counterexample."""
+
+    text: str
+    test: Callable[[dict], bool]
+    where: str = "case"
+
+    def holds(self, context: dict) -> bool | None:
+        try:
+            return bool(self.test(context))
+        except KeyError:
+            return None   # the quantity it needs was not measured in this case
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A constraint involving several parameters (e.g. ``shift_rank <= d``), checked up front."""
+
+    text: str
+    test: Callable[[dict], bool]
+
+
+# --------------------------------------------------------------------------- measurements
+
+@dataclass
+class Case:
+    """One measured case: the numbers a rule needs (``values``) and where it was measured
+    (``context``: the sizes, regime, step, ... that a counterexample would report)."""
+
+    label: str
+    values: dict
+    context: dict = field(default_factory=dict)
+    rule: str = ""     # which of the level's rules judges it, when the level has several (a dict)
+
+
+@dataclass
+class Measurement:
+    """What a measurement returns: one or more cases and whatever else is worth recording."""
+
+    cases: list
+    record: dict = field(default_factory=dict)
+    detail: str = ""
+
+    @classmethod
+    def single(cls, label: str, record: dict | None = None, context: dict | None = None, **values):
+        return cls([Case(label, values, context or {})], record or {})
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+@dataclass(frozen=True)
+class FuzzSpec:
+    """What ``proofs-check fuzz`` searches: the level to run and the parameters hypothesis draws
+    (strategies in :mod:`proofs_check.strategies`)."""
+
+    level: str = "numeric"
+    parameters: tuple = ("d", "n", "condition")
+
+
+# --------------------------------------------------------------------------- levels and claims
+
+Expected = str | Callable[[dict], str]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level's check: ``measure(params, seed) -> Measurement`` and the rule that judges it.
+
+    ``expected`` is what the toolkit found when the claim was last examined (a verdict, or a
+    function of the parameters when it depends on the regime); ``quick`` are CI-sized overrides.
+    """
+
+    measure: Callable[[dict], Measurement]
+    rule: Any          # a rule of proofs_check.rules, or {name: rule} selected by Case.rule
+    expected: Expected = "holds"
+    quick: dict = field(default_factory=dict)
+    # Before a failure is reported the measurement is re-run with ``recheck=True`` in its params and
+    # these overrides (a dict, or a function of the params: e.g. 4x the samples). None: the
+    # measurement re-checks internally (a precision ladder) or is exact, and is not re-run.
+    recheck: dict | Callable[[dict], dict] | None = None
+    memory: Callable[[dict], float] | None = None   # estimated peak bytes, refused beyond the machine
+
+    def expected_for(self, params: dict) -> str:
+        return self.expected(params) if callable(self.expected) else self.expected
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of THEORY.md (or a corrected or extended statement of ours).
+
+    Parameters
+    ----------
+    id : the THEORY.md id (``-corrected`` for a correction proposed here)
+    source : where the paper states it (section, equation), or ``"this toolkit"``
+    statement : the statement with the paper's conditions, as in THEORY.md rev. 2
+    kind : ``paper`` | ``operationalisation`` | ``extension``
+    conditions : the conditions, as checkable predicates (see :class:`Condition`)
+    params : the overridable parameters (see :class:`Param`)
+    levels : level name -> :class:`Level`
+    unchecked : level name -> why there is no statement at that level
+    """
+
+    id: str
+    source: str
+    statement: str
+    kind: str
+    levels: dict
+    params: tuple = ()
+    conditions: tuple = ()
+    cross_checks: tuple = ()
+    unchecked: dict = field(default_factory=dict)
+    fuzz: Any = None
+    corrects: str | None = None      # for a '-corrected' claim: the id it corrects
+    protocol: str = ""               # the concrete protocol the checks use (sizes, seeds, steps)
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not self.id or any(c.isspace() for c in self.id):
+            raise ValidationError(f"claim id: must be a non-empty string without spaces, got {self.id!r}")
+        if self.kind not in KINDS:
+            raise ValidationError(f"claim '{self.id}': unknown kind {self.kind!r} (must be one of {list(KINDS)})")
+        unknown = set(self.levels) - set(LEVELS)
+        if unknown:
+            raise ValidationError(f"claim '{self.id}': unknown levels {sorted(unknown)} (must be in {list(LEVELS)})")
+        names = [p.name for p in self.params]
+        if len(names) != len(set(names)) or "seed" in names:
+            raise ValidationError(f"claim '{self.id}': parameter names must be unique and not 'seed'")
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        allowed = ", ".join(f"--{p.name.replace('_', '-')}" for p in self.params) or "none"
+        raise ValidationError(f"parameter '--{name.replace('_', '-')}': does not apply to claim '{self.id}' "
+                              f"(its parameters: {allowed})")
+
+    def reason_unchecked(self, level: str) -> str:
+        return self.unchecked.get(level, "no statement of this claim is checked at this level")
+
+
+def claim(id: str, *, source: str, statement: str, kind: str, level: str, rule, params=(), conditions=(),
+          expected: Expected = "holds", quick: dict | None = None, unchecked: dict | None = None,
+          fuzz=None, register: bool = True):
+    """Decorator for a one-level claim: the decorated function is the measurement.
+
+    >>> from proofs_check import claim, Param, Measurement, rules
+    >>> @claim("my-identity", source="my note, eq. 1", statement="x = x", kind="extension",
+    ...        level="numeric", rule=rules.AtMost("gap", 1e-12), params=[Param("d", 3)], register=False)
+    ... def my_identity(params):
+    ...     return Measurement.single("x vs x", gap=0.0)
+    >>> my_identity.id
+    'my-identity'
+    """
+    def wrap(measure):
+        built = Claim(id=id, source=source, statement=statement, kind=kind, params=tuple(params),
+                      conditions=tuple(conditions),
+                      levels={level: Level(measure, rule, expected, dict(quick or {}))},
+                      unchecked=dict(unchecked or {}), fuzz=fuzz)
+        if register:
+            from proofs_check.registry import register as add
+            add(built)
+        return built
+    return wrap

@@ -1,0 +1,74 @@
+"""The command line: JSON records, help, version, exit codes, one-line errors for bad input."""
+import json
+import shlex
+
+import pytest
+
+from proofs_check.cli import main
+
+
+def test_json_record_has_the_schema_fields(capsys):
+    assert main(["verify", "wishart-moment", "--level", "numeric", "--d", "5", "--n", "3", "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert {"claim", "level", "verdict", "kind", "source", "metric", "discrepancy", "tolerance", "params",
+            "schema_version", "reproduce", "versions"} <= set(record)
+    assert record["params"]["d"] == 5 and record["params"]["n"] == 3 and record["verdict"] == "holds"
+    assert record["versions"]["torch"] and "lsa-theory-check" in record["versions"]
+
+
+def test_version_list_and_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("proofs-check ")
+    assert main(["list", "--json"]) == 0
+    entries = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["wishart-moment"]["kind"] == "paper" and entries["wishart-moment"]["levels"]["numeric"] == "holds"
+    assert main(["list"]) == 0
+    assert "wishart-moment  [paper; Lemma A.2]" in capsys.readouterr().out
+
+
+def test_reproduce_commands_reproduce(capsys):
+    assert main(["verify", "lsa-reduction", "--level", "numeric", "--seed", "5", "--k", "2", "--quick",
+                 "--json"]) == 0
+    (first,) = json.loads(capsys.readouterr().out)
+    argv = shlex.split(first["reproduce"])[1:] + ["--json"]
+    assert main(argv) == 0
+    (again,) = json.loads(capsys.readouterr().out)
+    assert again["params"] == first["params"] and again["discrepancy"] == first["discrepancy"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["verify", "no-such-claim"], "claim 'no-such-claim'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--d", "0"], "parameter '--d'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--n", "-3"], "parameter '--n'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--condition", "nan"], "parameter '--condition'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--condition", "inf"], "parameter '--condition'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--condition", "1e300"], "parameter '--condition'"),
+    (["verify", "wishart-moment", "--noise", "1"], "parameter '--noise'"),
+    (["verify", "wishart-moment", "--d", "abc"], "parameter '--d'"),
+    (["verify", "wishart-moment", "--d"], "parameter '--d'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--d", "1000000"], "parameter '--d'"),
+    (["verify", "wishart-moment", "--level", "montecarlo", "--samples", "1"], "too few"),
+    (["verify", "wishart-moment", "--seed", "-1"], "parameter '--seed'"),
+    (["verify", "wishart-moment", "--seed", "99999999999999999999"], "parameter '--seed'"),
+    (["all", "--d", "3"], "takes no claim parameters"),
+    (["fuzz", "lsa-reduction", "--examples", "0"], "--examples"),
+    (["figure", "fig1", "--small", "--out", "/proc/x"], "parameter '--out'"),
+])
+def test_bad_usage_exits_2_with_one_line(capsys, argv, fragment):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0]
+
+
+@pytest.mark.parametrize("argv", [["verify", "wishart-moment", "--level", "nope"], ["figure", "fig7"], ["bogus"]])
+def test_argparse_rejections_are_one_line_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_bogus_hypothesis_profile_is_a_one_line_error(capsys, monkeypatch):
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "bogus")
+    assert main(["fuzz", "wishart-moment", "--examples", "1"]) == 2
+    assert "HYPOTHESIS_PROFILE" in capsys.readouterr().err

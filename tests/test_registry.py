@@ -1,0 +1,99 @@
+"""The registry: discovery without an import cycle, parameters validated before anything runs,
+re-checks before a failure is reported, conditions recorded with every counterexample."""
+import subprocess
+import sys
+
+import pytest
+
+from numerics.validation import ValidationError
+from proofs_check import Case, Claim, Condition, CrossCheck, Level, Measurement, Param, rules
+from proofs_check.registry import get_claim, register, reproduce_command, resolve_params, run_check, verify
+
+
+def _claim(measure, kind="paper", conditions=(), recheck=None, expected="holds", **extra):
+    return Claim(id=extra.pop("id", "test-claim"), source="test", statement="test", kind=kind,
+                 params=(Param("d", 3, "", int, 1, 50), Param("n", 4, "", int, 1)), conditions=conditions,
+                 levels={"numeric": Level(measure, rules.AtMost("gap", 0.1), expected, {"d": 2}, recheck)}, **extra)
+
+
+def test_importing_the_registry_loads_no_claim_module():
+    code = ("import sys, proofs_check.registry; "
+            "print([m for m in sys.modules if m.startswith('proofs_check.claims')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_parameters_are_resolved_and_validated_up_front():
+    calls = []
+    claim = _claim(lambda q: calls.append(q) or Measurement.single("x", gap=0.0),
+                   cross_checks=(CrossCheck("n must be at least d", lambda q: q["n"] >= q["d"]),))
+    assert resolve_params(claim, {}, 0, True, claim.levels["numeric"])["d"] == 2      # quick size
+    for overrides, fragment in (({"d": 0}, "parameter '--d'"), ({"x": 1}, "does not apply"),
+                                ({"d": 9}, "n must be at least d")):
+        with pytest.raises(ValidationError, match=fragment):
+            run_check(claim, "numeric", overrides=overrides)
+    with pytest.raises(ValidationError, match="parameter '--seed'"):
+        run_check(claim, "numeric", seed=-1)
+    assert not calls
+
+
+def test_verify_validates_every_override_before_the_first_level_runs():
+    with pytest.raises(ValidationError, match="parameter '--d'"):
+        verify("pretrain-optimum", d=0)     # would otherwise run the (slow) symbolic level first
+
+
+def test_a_failure_is_rechecked_and_reported_only_if_it_survives():
+    def flaky(q):
+        return Measurement.single("x", gap=0.0 if q["recheck"] else 1.0)
+    result = run_check(_claim(flaky, recheck={}), "numeric")
+    assert result.verdict == "holds"
+    persistent = run_check(_claim(lambda q: Measurement.single("x", gap=1.0), recheck={}), "numeric")
+    assert persistent.verdict == "fails" and persistent.counterexample["rechecked"]["first_verdicts"] == ["fails"]
+
+
+def test_counterexample_records_conditions_and_paper_failures_outside_them_are_not_errata():
+    def measure(q):
+        return Measurement([Case("edge", {"gap": 1.0}, {"step_fraction": q["d"] / 2})])
+    inside = Condition("step below the paper's bound", lambda c: c["step_fraction"] < 1)
+    fails = run_check(_claim(measure, conditions=(inside,)), "numeric", overrides={"d": 1})
+    assert fails.verdict == "fails" and fails.counterexample["inside_paper_conditions"] is True
+    assert fails.counterexample["params"]["step_fraction"] == 0.5 and fails.metric == "gap"
+    outside = run_check(_claim(measure, conditions=(inside,)), "numeric", overrides={"d": 4})
+    assert outside.verdict == "inconclusive" and outside.counterexample["inside_paper_conditions"] is False
+    extension = run_check(_claim(measure, kind="extension", conditions=(inside,)), "numeric", overrides={"d": 4})
+    assert extension.verdict == "fails"     # our own statement: a failure anywhere in its domain counts
+
+
+def test_params_conditions_refuse_to_judge_outside_the_claim():
+    claim = _claim(lambda q: Measurement.single("x", gap=0.0),
+                   conditions=(Condition("B <= d", lambda q: q["n"] <= q["d"], where="params"),))
+    with pytest.raises(ValidationError, match="outside its conditions"):
+        run_check(claim, "numeric", overrides={"n": 40})
+
+
+def test_expected_verdict_can_depend_on_the_regime():
+    claim = _claim(lambda q: Measurement.single("x", gap=0.0 if q["d"] <= 3 else 1.0),
+                   expected=lambda q: "holds" if q["d"] <= 3 else "fails")
+    assert run_check(claim, "numeric", overrides={"d": 3}).as_expected
+    assert run_check(claim, "numeric", overrides={"d": 5}).as_expected
+
+
+def test_runtime_registration_refuses_a_different_claim_under_a_taken_id():
+    claim = _claim(lambda q: Measurement.single("x", gap=0.0), id="test-runtime-claim")
+    assert register(claim) is claim and register(claim) is claim     # the same object twice is harmless
+    with pytest.raises(ValidationError, match="duplicate id"):
+        register(_claim(lambda q: Measurement.single("x", gap=0.0), id="test-runtime-claim"))
+    with pytest.raises(ValidationError, match="duplicate id"):
+        register(_claim(lambda q: Measurement.single("x", gap=0.0), id="wishart-moment"))
+    assert get_claim("test-runtime-claim") is claim
+
+
+def test_reproduce_command_uses_cli_spelling_and_keeps_quick():
+    command = reproduce_command("c", "numeric", 4, {"shift_rank": 2, "gamma_ratio": 0.5}, quick=True)
+    assert command == "proofs-check verify c --level numeric --seed 4 --quick --shift-rank 2 --gamma-ratio 0.5"
+
+
+def test_records_name_their_metric_and_symbolic_sizes():
+    (result,) = verify("wishart-moment", level="symbolic", d=7)
+    assert result.metric == "nonvanishing_identities" and result.params["d"] == 2   # where it was run, not 7
+    assert result.kind == "paper" and result.source and result.schema_version >= 2

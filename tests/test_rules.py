@@ -1,0 +1,77 @@
+"""Each verdict rule on its own, on hand-made numbers (no measurement involved)."""
+import math
+
+import numpy as np
+import pytest
+
+from proofs_check import rules
+
+
+def test_at_most_and_relative_error():
+    assert rules.AtMost("gap", 0.1).judge({"gap": 0.1}).verdict == "holds"
+    assert rules.AtMost("gap", 0.1).judge({"gap": 0.1000001}).verdict == "fails"
+    for bad in (math.inf, math.nan):
+        judgement = rules.RelativeError(0.05).judge({"relative_error": bad})
+        assert judgement.verdict == "fails" and judgement.discrepancy is None   # JSON-safe, never "inf"
+    assert rules.RelativeError(0.05).metric_for() == "relative_error"
+    assert rules.NoViolations().judge({"violations": 1}).verdict == "fails"
+
+
+def test_at_least_keeps_the_signed_margin():
+    judgement = rules.AtLeast("margin", 0.0).judge({"margin": -0.25})
+    assert judgement.verdict == "fails" and judgement.discrepancy == -0.25
+
+
+def test_identity_counts_nonvanishing():
+    assert rules.Identity().judge({"nonzero": 0, "identities": ["a", "b"]}).verdict == "holds"
+    assert rules.Identity().judge({"nonzero": 1, "identities": ["a", "b"]}).verdict == "fails"
+
+
+def test_within_budget():
+    assert rules.WithinBudget().judge({"gap": 1e-13, "budget": 1e-12}).verdict == "holds"
+    assert rules.WithinBudget().judge({"gap": 1e-11, "budget": 1e-12}).verdict == "fails"
+
+
+def test_precision_ladder_three_outcomes():
+    ladder = rules.PrecisionLadder()
+    assert ladder.judge({"gap": 1e-40, "tolerance": 1e-30, "dps": 60}).verdict == "holds"
+    assert ladder.judge({"gap": 0.3, "tolerance": 1e-30, "dps": 60, "converged": True}).verdict == "fails"
+    assert ladder.judge({"gap": 1e-20, "tolerance": 1e-30, "dps": 120, "converged": False}).verdict == "inconclusive"
+
+
+def test_ztest_uses_bonferroni_and_reports_detectable_change():
+    one, many = rules.ZTest(1e-3).judge({"z": 3.4, "entries": 1}), rules.ZTest(1e-3).judge({"z": 3.4, "entries": 100})
+    assert one.verdict == "fails" and math.isclose(one.tolerance, 3.2905, rel_tol=1e-4)   # Φ⁻¹(1 - 5e-4)
+    assert many.verdict == "holds" and many.tolerance > 4.4                                # Φ⁻¹(1 - 5e-6)
+    assert rules.ZTest(1e-3).judge({"z": 5.0, "entries": 1}).verdict == "fails"
+    detectable = rules.ZTest(1e-3).judge({"z": 0.0, "entries": 1, "relative_stderr": 0.01})
+    assert math.isclose(detectable.extra["min_detectable_relative_change"], (3.2905 + 0.8416) * 0.01, rel_tol=1e-3)
+
+
+def test_paired_ci_three_outcomes_and_sample_size_advice():
+    rng = np.random.default_rng(0)
+    assert rules.PairedCI().judge({"differences": 1.0 + 0.1 * rng.standard_normal(10)}).verdict == "holds"
+    assert rules.PairedCI().judge({"differences": -1.0 + 0.1 * rng.standard_normal(10)}).verdict == "fails"
+    unsure = rules.PairedCI().judge({"differences": 0.1 + rng.standard_normal(10)})
+    assert unsure.verdict == "inconclusive" and unsure.extra["seeds_needed"] > 10
+
+
+def test_shrinks_with_needs_monotone_and_small():
+    assert rules.ShrinksWith(0.05).judge({"gaps": [0.3, 0.1, 0.01]}).verdict == "holds"
+    assert rules.ShrinksWith(0.05).judge({"gaps": [0.3, 0.4, 0.01]}).verdict == "fails"
+    assert rules.ShrinksWith(0.05).judge({"gaps": [0.3, 0.2, 0.1]}).verdict == "fails"
+
+
+def test_pattern_and_combine():
+    assert rules.Pattern().judge({"observed": True}).verdict == "holds"
+    assert rules.Pattern().judge({"observed": False}).verdict == "fails"
+    judged = [rules.Judgement(v, 0, 0) for v in ("holds", "inconclusive")]
+    assert rules.combine(judged) == "inconclusive"
+    assert rules.combine(judged + [rules.Judgement("fails", 1, 0)]) == "fails"
+
+
+@pytest.mark.parametrize("rule", [rules.AtMost("x", 1), rules.AtLeast("x", 1), rules.Identity(), rules.WithinBudget(),
+                                  rules.PrecisionLadder(), rules.ZTest(), rules.PairedCI(), rules.ShrinksWith(1),
+                                  rules.Pattern()])
+def test_every_rule_names_itself_and_its_metric(rule):
+    assert rule.name and rule.metric_for()
