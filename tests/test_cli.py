@@ -72,3 +72,11 @@ def test_bogus_hypothesis_profile_is_a_one_line_error(capsys, monkeypatch):
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "bogus")
     assert main(["fuzz", "wishart-moment", "--examples", "1"]) == 2
     assert "HYPOTHESIS_PROFILE" in capsys.readouterr().err
+
+
+def test_same_seed_gives_bitwise_identical_json(capsys):
+    argv = ["verify", "wishart-moment", "--level", "montecarlo", "--quick", "--seed", "11", "--json"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert main(argv) == 0
+    assert capsys.readouterr().out == first
