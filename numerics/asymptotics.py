@@ -7,6 +7,7 @@ import numpy as np
 
 from numerics import validation as check
 from numerics.compile import compile_expression
+from numerics.symbolic_cache import cached_expression
 from theory import asymptotics as theory
 
 _BELOW, _, _BETA_OF_Q = theory.f_below()
@@ -18,10 +19,15 @@ COMPILED = {
 }
 
 
+SLOPE_SOURCES = ("theory/asymptotics.py", "theory/symbols.py")
+
+
 @lru_cache(maxsize=1)
 def slope_at_zero_compiled():
-    """F'(0) derived symbolically (theory.asymptotics.slope_at_zero), compiled once per process."""
-    return compile_expression(theory.slope_at_zero(), "F'(0)")
+    """F'(0) derived symbolically (theory.asymptotics.slope_at_zero), cached on disk by the hash of its
+    deriving source (numerics.symbolic_cache) and compiled once per process."""
+    expression = cached_expression("F_prime_at_zero", theory.slope_at_zero, SLOPE_SOURCES)
+    return compile_expression(expression, "F'(0)")
 
 
 def slope_at_zero(gamma_ratio, mu1, rho, eta, r) -> float:
