@@ -37,6 +37,8 @@ DERIVED = {
     "noisy_optimum": compile_expression(theory.derived_noisy_optimum(), "noisy_optimum"),
     "zfb_predictor": compile_expression(theory.derived_zfb_predictor(), "zfb_predictor"),
     "zfb_risk": compile_expression(theory.derived_zfb_risk(), "zfb_risk"),
+    "zfb_risk_at_optimum": compile_expression(theory.derived_zfb_risk(theory.derived_zfb_predictor()),
+                                              "zfb_risk_at_optimum"),
 }
 DERIVED.update({f"mixture_optimum_{c}": compile_expression(theory.derived_mixture_optimum(c), f"mixture_optimum_{c}")
                 for c in range(1, MAX_CATEGORIES + 1)})

@@ -39,8 +39,11 @@ def rounding_cases(compare, scale: float, label: str, **context) -> list[Case]:
     return cases
 
 
-def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, **context) -> Case:
-    """Sampled mean of ``sample(count, generator)`` vs ``theory``; for rules.ZTest.
+def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: float | None = None,
+                **context) -> Case:
+    """Sampled mean of ``sample(count, generator)`` vs ``theory``; for rules.ZTest. ``scale``: the size
+    that ``relative_stderr`` is relative to (default: the largest |theory| entry; give it when the
+    theory is 0, e.g. a gradient that must vanish).
 
     The re-check before a failure is reported (Level.recheck) re-runs this with more samples and,
     through ``params['recheck']``, a fresh stream."""
@@ -49,12 +52,13 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, **conte
     names = (*stream, "recheck") if params.get("recheck") else stream
     result = estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
-    scale = max(float(np.linalg.norm(theory)), 1e-12)
+    norm = max(float(np.linalg.norm(theory)), 1e-12)
     floor = 1e-12 * max(1.0, float(np.max(np.abs(theory))))
     z = np.abs(mean - theory) / np.maximum(stderr, floor)
     return Case(label, {"z": float(np.max(z)), "entries": int(theory.size),
-                        "relative_gap": float(np.linalg.norm(mean - theory) / scale),
-                        "relative_stderr": float(np.max(stderr) / (float(np.max(np.abs(theory))) or scale)),
+                        "relative_gap": float(np.linalg.norm(mean - theory) / norm),
+                        "relative_stderr": float(np.max(stderr) / (scale if scale is not None else
+                                                                   (float(np.max(np.abs(theory))) or norm))),
                         "samples": samples},
                 {**context, "samples": samples})
 

@@ -6,8 +6,11 @@ Two kinds of objects live here:
   matrix expressions. They are what is being tested, never trusted.
 * ``derive_*``: derivations from first principles on explicit small sizes with
   symbolic entries (Wick's theorem for every Gaussian expectation, stationarity
-  solved with ``linsolve``). Each returns a :class:`Derivation` whose
-  ``identities`` are ``derived - claimed``; the symbolic check asks they vanish.
+  solved exactly). Each returns a :class:`Derivation` whose ``identities`` are
+  ``derived - claimed``; the symbolic check asks they vanish. ``claimed`` is never
+  re-typed: it is the very ``claimed_*`` object that :mod:`numerics.closed_forms`
+  compiles, evaluated at the explicit matrices by :func:`at_explicit`, so the
+  symbolic and numeric levels check one transcription of each printed formula.
 * ``derived_*``: general-d matrix expressions built only from the Wick fourth
   moment ``E[x x^T B x x^T] = S B S + S B^T S + tr(B S) S`` (proved at explicit size by
   :func:`derive_fourth_moment`) and the matrix stationarity condition. The numeric
@@ -149,13 +152,61 @@ def derived_zfb_predictor(covariance=sym.Sigma, n=sym.n):
 
 # --------------------------------------------------------------------------- explicit derivations
 
-def _explicit_covariance(size: int, diagonal: bool) -> sp.Matrix:
-    return sym.diagonal_matrix("s", size) if diagonal else sym.symmetric_matrix("s", size)
+def explicit(expr):
+    """Evaluate a matrix expression whose symbols have been replaced by explicit matrices
+    (``Inverse`` -> ``.inv()``, ``Trace`` -> ``.trace()``, ``Identity`` -> ``eye``, ...): an explicit
+    ``Matrix`` for a matrix, a scalar expression otherwise. Raises on a leftover ``MatrixSymbol``."""
+    if isinstance(expr, sp.MatrixBase):
+        return sp.Matrix(expr)
+    if isinstance(expr, sp.MatrixSymbol):
+        raise ValueError(f"explicit: matrix symbol {expr} was not substituted")
+    if isinstance(expr, sp.Identity):
+        return sp.eye(expr.rows)
+    if isinstance(expr, sp.ZeroMatrix):
+        return sp.zeros(expr.rows, expr.cols)
+    if isinstance(expr, sp.Inverse):
+        return explicit(expr.arg).inv()
+    if isinstance(expr, sp.Transpose):
+        return explicit(expr.arg).T
+    if isinstance(expr, sp.Trace):
+        return explicit(expr.arg).trace()
+    if isinstance(expr, sp.MatPow):
+        return explicit(expr.base) ** expr.exp
+    if isinstance(expr, sp.MatAdd):
+        terms = [explicit(a) for a in expr.args]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+    if isinstance(expr, sp.MatMul):
+        product = sp.Integer(1)
+        for factor in (explicit(a) for a in expr.args):
+            product = product * factor
+        return product
+    if isinstance(expr, sp.Basic) and expr.args:
+        return expr.func(*[explicit(a) for a in expr.args])
+    return expr
 
 
-def _explicit_gamma(covariance: sp.Matrix, n) -> sp.Matrix:
-    size = covariance.shape[0]
-    return (1 + 1 / n) * covariance + covariance.trace() / n * sp.eye(size)
+def at_explicit(expr, size: int, matrices: dict, scalars: dict | None = None):
+    """The general-d printed expression ``expr`` (the very object :mod:`numerics.closed_forms`
+    compiles) evaluated at explicit symbolic matrices: d -> ``size``, each ``MatrixSymbol`` in
+    ``matrices`` -> its explicit ``Matrix``, each scalar symbol in ``scalars`` -> its value."""
+    sized = expr.subs(sym.d, size)
+    replacements = {sp.MatrixSymbol(m.name, *[size if k == sym.d else k for k in m.shape]): sp.ImmutableMatrix(v)
+                    for m, v in matrices.items()}
+    replacements.update(scalars or {})
+    return explicit(sized.xreplace(replacements))
+
+
+def _explicit_covariance(size: int, diagonal: bool, name: str = "s") -> sp.Matrix:
+    return sym.diagonal_matrix(name, size) if diagonal else sym.symmetric_matrix(name, size)
+
+
+def _mixture_weights(categories: int):
+    """π_0 .. π_{C-2} free and π_{C-1} = 1 - Σ the others (so the weights sum to 1)."""
+    _, weights = mixture_symbols(categories)
+    return {weights[-1]: 1 - sum(weights[:-1])}
 
 
 def solve_quadratic_minimiser(loss, matrix: sp.Matrix) -> sp.Matrix:
@@ -169,6 +220,23 @@ def solve_quadratic_minimiser(loss, matrix: sp.Matrix) -> sp.Matrix:
     return sp.Matrix(matrix.shape[0], matrix.shape[1], [sp.cancel(s) for s in solution])
 
 
+def solve_row_quadratic(loss, matrix: sp.Matrix) -> sp.Matrix:
+    """Minimiser of a quadratic ``loss = tr(Ṽ M Ṽᵀ) + tr(Ṽ Cᵀ) + const`` in the explicit ``matrix`` Ṽ
+    (every row of Ṽ sees the same M): reads the Hessian (proved block-diagonal with equal blocks
+    2M, else ValueError) and the gradient at 0 (= C) off the loss and solves Ṽ (2M) = -C. Same
+    answer as :func:`solve_quadratic_minimiser`, much faster for large symbolic coefficients."""
+    rows, cols = matrix.shape
+    unknowns = list(matrix)
+    hessian = sp.hessian(loss, unknowns)
+    block = hessian[:cols, :cols]
+    expected = sp.diag(*([block] * rows))
+    if not (hessian - expected).applyfunc(sp.expand).is_zero_matrix:
+        raise ValueError("loss: the Hessian is not I ⊗ (2M); use solve_quadratic_minimiser")
+    at_zero = {u: 0 for u in unknowns}
+    linear = sp.Matrix(rows, cols, [sp.diff(loss, u).subs(at_zero) for u in unknowns])
+    return -linear * block.T.inv()
+
+
 def explicit_one_step_error(v: sp.Matrix, covariance: sp.Matrix, n=sym.n):
     """E‖ŵ - w*‖², ŵ = -ṼSw*: Wick over w* ~ N(0, I), then exact moments of S."""
     size = covariance.shape[0]
@@ -179,8 +247,13 @@ def explicit_one_step_error(v: sp.Matrix, covariance: sp.Matrix, n=sym.n):
     return sample_covariance_expectation(over_w, sample_cov, covariance, n)
 
 
+def _vanishing(matrix: sp.Matrix) -> sp.Matrix:
+    return matrix.applyfunc(sp.cancel)
+
+
 def derive_fourth_moment(size: int = 2) -> Derivation:
-    """E[x xᵀ B x xᵀ] for general (non-symmetric) B by Wick, vs ΣBΣ + ΣBᵀΣ + tr(BΣ)Σ."""
+    """E[x xᵀ B x xᵀ] for general (non-symmetric) B by Wick, vs ΣBΣ + ΣBᵀΣ + tr(BΣ)Σ (the lemma the
+    general-d ``derived_*`` forms are built from; not a printed formula of the paper)."""
     x = sym.vector("x", size)
     covariance = sym.symmetric_matrix("s", size)
     matrix = sym.general_matrix("b", size)
@@ -193,7 +266,8 @@ def derive_fourth_moment(size: int = 2) -> Derivation:
 
 
 def derive_wishart_moment(size: int = 2) -> Derivation:
-    """E[S B S] exactly (n symbolic) for symmetric B, vs the claimed closed form."""
+    """E[S B S] exactly (n symbolic) for symmetric B, vs the printed ``claimed_wishart`` evaluated at
+    the explicit matrices."""
     covariance = sym.symmetric_matrix("s", size)
     sample_cov = sym.symmetric_matrix("S", size)
     n = sym.n
@@ -202,9 +276,9 @@ def derive_wishart_moment(size: int = 2) -> Derivation:
                           ("general B", sym.general_matrix("b", size))):
         product = sample_cov * matrix * sample_cov
         derived = product.applyfunc(lambda e: sample_covariance_expectation(e, sample_cov, covariance, n))
-        claimed = (n + 1) / n * covariance * matrix * covariance + (covariance * matrix).trace() / n * covariance
+        claimed = at_explicit(claimed_wishart(), size, {sym.B: matrix, sym.Sigma: covariance})
         expressions[f"E[SBS], {label}"] = derived
-        residual = (derived - claimed).applyfunc(sp.cancel)
+        residual = _vanishing(derived - claimed)
         if label == "symmetric B":
             identities["derived - claimed"] = residual
         else:
@@ -216,32 +290,76 @@ def derive_wishart_moment(size: int = 2) -> Derivation:
 
 
 def derive_pretrain_optimum(size: int = 2, diagonal: bool = False) -> Derivation:
-    """Minimise the exact population loss over an explicit symbolic Ṽ."""
+    """Stationarity of the exact (Wick) population loss over an explicit symbolic Ṽ, solved, vs the
+    printed ``claimed_pretrain_optimum`` (-Γ_0⁻¹) at the explicit Σ_0: what the paper asserts."""
     covariance = _explicit_covariance(size, diagonal)
     v = sym.general_matrix("v", size)
     loss = explicit_one_step_error(v, covariance)
     optimum = solve_quadratic_minimiser(loss, v)
-    claimed = -_explicit_gamma(covariance, sym.n).inv()
-    error_at_optimum = sp.cancel(loss.subs(dict(zip(list(v), list(optimum)))))
-    claimed_error = size - (_explicit_gamma(covariance, sym.n).inv() * covariance).trace()
+    claimed = at_explicit(claimed_pretrain_optimum(), size, {sym.Sigma: covariance})
     return Derivation(
-        "pretraining optimum", {"loss": loss, "optimum": optimum, "error": error_at_optimum},
-        ("Σ_0 ≻ 0 (unique minimiser)", "W~ = I, one step from w_0 = 0", "w* ~ N(0, I)",
-         f"explicit d={size}, {'diagonal (eigenbasis)' if diagonal else 'full symmetric'} Σ_0, n symbolic"),
+        "pretraining optimum", {"loss": loss, "optimum": optimum},
+        ("Σ_0 ≻ 0 (the stationarity system is then uniquely solvable)", "W~ = I, one step from w_0 = 0",
+         "w* ~ N(0, I)", f"explicit d={size}, {'diagonal (eigenbasis)' if diagonal else 'full symmetric'} Σ_0, "
+                         f"n symbolic"),
         f"{REFERENCE} eqs. (3.6)-(3.7)",
-        {"optimum - claimed": (optimum - claimed).applyfunc(sp.cancel),
-         "error - claimed": sp.cancel(error_at_optimum - claimed_error)})
+        {"optimum - claimed": _vanishing(optimum - claimed)})
+
+
+def derive_read_block_inert(size: int = 2, context: int = 2) -> Derivation:
+    """One step of the full LSA from ŵ_0 = 0: the Jacobian of ŵ_1 in W̃ is zero (W̃ reads W̃ŵ_0 = 0),
+    so one-step pretraining gives W̃ no gradient and W̃_0 = I is an initialisation, not a learned value."""
+    from theory import lsa
+    xs = [sym.vector(f"x{j}", size) for j in range(context)]
+    w_star = sym.vector("wstar", size)
+    ys = [(w_star.T * x)[0, 0] for x in xs]
+    v_block, w_block = sym.general_matrix("v", size), sym.general_matrix("wt", size)
+    value, key_query = lsa.sparse_parameters(v_block, w_block)
+    out = lsa.lsa_forward(lsa.embed(xs, ys, [sp.zeros(size, 1)]), value, key_query, context)[:, -1]
+    estimate = out[size + 1:2 * size + 1, 0]
+    jacobian = estimate.jacobian(list(w_block))
+    return Derivation("W~ does not enter one-step pretraining", {"estimate": estimate},
+                      ("w_0 = 0", "full LSA, sparse pattern", f"explicit d={size}, n={context}"),
+                      f"{REFERENCE} eq. (3.6) (derived here)",
+                      {"d w_1 / d W~": jacobian.applyfunc(sp.expand)})
+
+
+def derive_pretrain_optimum_facts(size: int = 2, diagonal: bool = False) -> Derivation:
+    """What this toolkit derives beyond the paper's assertion: the loss is quadratic with Hessian
+    2 I ⊗ (Γ_0 Σ_0) (positive definite iff Σ_0 ≻ 0: unique minimiser exactly then), and the error at
+    -Γ_0⁻¹ is the printed d - tr(Γ_0⁻¹Σ_0). Γ_0 and the error are the printed ``gamma`` and
+    ``claimed_pretrain_error`` evaluated at the explicit Σ_0."""
+    covariance = _explicit_covariance(size, diagonal)
+    v = sym.general_matrix("v", size)
+    loss = explicit_one_step_error(v, covariance)
+    unknowns = list(v)                       # row-major vec(Ṽ): Hessian of tr(Ṽ M Ṽᵀ) is 2 I ⊗ M
+    hessian = sp.hessian(loss, unknowns)
+    gamma_explicit = at_explicit(gamma(), size, {sym.Sigma: covariance})
+    moment = gamma_explicit * covariance
+    kron = sp.Matrix(size * size, size * size,
+                     lambda r, c: moment[r % size, c % size] if r // size == c // size else 0)
+    optimum = at_explicit(claimed_pretrain_optimum(), size, {sym.Sigma: covariance})
+    error_at_optimum = sp.cancel(loss.subs(dict(zip(unknowns, list(optimum)))))
+    claimed_error = at_explicit(claimed_pretrain_error(), size, {sym.Sigma: covariance})
+    identities = {"Hessian - 2 I⊗(Γ_0Σ_0)": _vanishing(hessian - 2 * kron),
+                  "error at -Γ_0⁻¹ - claimed": sp.cancel(error_at_optimum - claimed_error)}
+    if diagonal:
+        # In the eigenbasis Γ_0Σ_0 is diagonal with entries λ_i((n+1)λ_i + tr Σ_0)/n: zero iff λ_i = 0.
+        eigen = [covariance[i, i] * ((sym.n + 1) * covariance[i, i] + covariance.trace()) / sym.n
+                 for i in range(size)]
+        identities["Γ_0Σ_0 - diag(λ_i((n+1)λ_i + tr Σ_0)/n)"] = _vanishing(moment - sp.diag(*eigen))
+    return Derivation("pretraining optimum: minimality, uniqueness, error", {"loss": loss, "hessian": hessian},
+                      ("Σ_0 ⪰ 0", "W~ = I, one step from w_0 = 0", "w* ~ N(0, I)",
+                       f"explicit d={size}, {'diagonal' if diagonal else 'full symmetric'} Σ_0, n symbolic"),
+                      f"{REFERENCE} eqs. (3.6)-(3.7) (derived here, not asserted by the paper)", identities)
 
 
 def derive_post_test_error(size: int = 2) -> Derivation:
-    """E‖ŵ - w*‖² for any Ṽ (not only the optimum) vs Lemma A.1's right-hand side."""
+    """E‖ŵ - w*‖² for any Ṽ (not only the optimum) vs the printed ``claimed_post_test_error``."""
     covariance = sym.symmetric_matrix("s", size)
     v = sym.general_matrix("v", size)
-    n = sym.n
-    derived = explicit_one_step_error(v, covariance, n)
-    residual = sp.eye(size) + v * covariance
-    claimed = (residual * residual.T).trace() + ((v * covariance * covariance * v.T).trace()
-                                                 + (v * covariance * v.T).trace() * covariance.trace()) / n
+    derived = explicit_one_step_error(v, covariance, sym.n)
+    claimed = at_explicit(claimed_post_test_error(), size, {sym.V: v, sym.Sigma: covariance})
     return Derivation("one-step post-test error", {"error": derived},
                       ("W~ = I", "prompts x ~ N(0, Σ), w* ~ N(0, I)", f"explicit d={size}, any Ṽ"),
                       f"{REFERENCE} Lemma A.1, Prop. 5.1", {"derived - claimed": sp.cancel(derived - claimed)})
@@ -268,34 +386,36 @@ def derive_noisy_optimum(size: int = 2, diagonal: bool = True) -> Derivation:
     over_u = sp.expand(over_w).subs(u_moments)  # all u-monomials are degree 2 (or 0)
     loss = sample_covariance_expectation(over_u, sample_cov, covariance, n)
     optimum = solve_quadratic_minimiser(loss, v)
-    claimed = -((1 + 1 / n) * covariance + (covariance.trace() + noise / weight) / n * sp.eye(size)).inv()
+    claimed = at_explicit(claimed_noisy_optimum(), size, {sym.Sigma: covariance})
     return Derivation("pretraining optimum with label noise", {"loss": loss, "optimum": optimum},
                       ("Σ_0 ≻ 0", "ε independent of x and w", f"explicit d={size}"),
                       f"{REFERENCE} Section 3 (extension)",
-                      {"optimum - claimed": (optimum - claimed).applyfunc(sp.cancel)})
+                      {"optimum - claimed": _vanishing(optimum - claimed)})
 
 
-def derive_mixture_optimum(size: int = 2, categories: int = 2) -> Derivation:
-    """Each prompt draws its category c ~ π, then x_i ~ N(0, Σ_c): the loss is Σ_c π_c L_c."""
+def derive_mixture_optimum(size: int = 2, categories: int = 2, diagonal: bool = False) -> Derivation:
+    """Each prompt draws its category c ~ π, then x_i ~ N(0, Σ_c): the loss is Σ_c π_c L_c. With
+    general symmetric Σ_c (the default) the order of the factors of G* = Σ̄ M⁻¹ is tested too
+    (diagonal Σ_c commute and could not tell Σ̄ M⁻¹ from M⁻¹ Σ̄)."""
     n = sym.n
-    covariances = [sym.diagonal_matrix(f"s{c}", size) for c in range(categories)]
-    weights = [sp.Symbol(f"pi{c}", positive=True) for c in range(categories - 1)]
-    weights.append(1 - sum(weights))
+    matrices, weights = mixture_symbols(categories)
+    covariances = [_explicit_covariance(size, diagonal, f"s{c}") for c in range(categories)]
+    substitute = _mixture_weights(categories)
+    weights = [w.xreplace(substitute) for w in weights]
     v = sym.general_matrix("v", size)
     loss = sum(p * explicit_one_step_error(v, c, n) for p, c in zip(weights, covariances))
-    optimum = solve_quadratic_minimiser(sp.expand(loss), v)
-    mean = sum((p * c for p, c in zip(weights, covariances)), sp.zeros(size, size))
-    moment = sum(((p * ((n + 1) / n * c * c + c.trace() / n * c)) for p, c in zip(weights, covariances)),
-                 sp.zeros(size, size))
-    claimed = -mean * moment.inv()
+    optimum = solve_row_quadratic(sp.expand(loss), v)
+    claimed = at_explicit(claimed_mixture_optimum(categories), size, dict(zip(matrices, covariances)), substitute)
     return Derivation("pretraining optimum on a category mixture", {"optimum": optimum},
-                      ("category drawn per prompt", "each Σ_c ≻ 0", f"explicit d={size}, diagonal Σ_c"),
+                      ("category drawn per prompt", "each Σ_c ≻ 0",
+                       f"explicit d={size}, {'diagonal' if diagonal else 'general symmetric'} Σ_c"),
                       f"{REFERENCE} Section 7 (extension)",
-                      {"optimum - claimed": (optimum - claimed).applyfunc(sp.cancel)})
+                      {"optimum - claimed": _vanishing(optimum - claimed)})
 
 
 def derive_zfb(size: int = 2, diagonal: bool = False) -> Derivation:
-    """Query prediction ŷ = x_qᵀ G h, h = (1/N) Σ y_i x_i = S w: optimal G and its risk."""
+    """Query prediction ŷ = x_qᵀ G h, h = (1/N) Σ y_i x_i = S w: optimal G and its risk, vs the
+    printed ``claimed_zfb_predictor`` and ``claimed_zfb_risk`` at the explicit Λ."""
     covariance = _explicit_covariance(size, diagonal)
     n = sym.n
     predictor = sym.general_matrix("g", size)
@@ -307,10 +427,10 @@ def derive_zfb(size: int = 2, diagonal: bool = False) -> Derivation:
     risk = sample_covariance_expectation(over_w, sample_cov, covariance, n)
     optimum = solve_quadratic_minimiser(risk, predictor)
     risk_at_optimum = sp.cancel(risk.subs(dict(zip(list(predictor), list(optimum)))))
-    gamma_inv = _explicit_gamma(covariance, n).inv()
-    claimed_risk = covariance.trace() - (gamma_inv * covariance * covariance).trace()
+    claimed_predictor = at_explicit(claimed_zfb_predictor(), size, {sym.Sigma: covariance})
+    claimed_risk = at_explicit(claimed_zfb_risk(), size, {sym.Sigma: covariance})
     return Derivation("ZFB fixed point and risk", {"risk": risk, "predictor": optimum},
                       ("Λ ≻ 0", "noiseless labels", f"explicit d={size}"),
                       "Zhang, Frei, Bartlett (JMLR 2024) Thm 4.1",
-                      {"predictor - claimed": (optimum - gamma_inv).applyfunc(sp.cancel),
+                      {"predictor - claimed": _vanishing(optimum - claimed_predictor),
                        "risk - claimed": sp.cancel(risk_at_optimum - claimed_risk)})

@@ -1,0 +1,164 @@
+"""Protocols of Sections 1-2 (the LSA reduction and pretraining): each returns numbers, never a verdict.
+
+Paper: arXiv:2603.01293 eq. (A.1) (reduction), Lemma A.2 (E[SBS]), eqs. (3.6)-(3.7) (pretraining),
+Lemma A.1 / Prop. 5.1 (post-test error); Zhang-Frei-Bartlett (JMLR 2024) Thm 4.1 (related work).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from numerics.closed_forms import DERIVED
+from numerics.lsa import cot_rollout, reduced_rollout
+from numerics.sampling import sample_prompts
+from numerics.streams import numpy_rng, stream_seed, torch_generator
+from numerics.training import PretrainConfig, PretrainResult, pretrain
+from numerics.zfb import ZFBConfig, train_zfb, zfb_predict
+
+
+def reduction_gap(covariance: np.ndarray, n: int, steps: int, seed: int, dtype=torch.float64,
+                  prompts: int = 64, runs: int = 2) -> float:
+    """Max relative gap between the full LSA forward pass (attention matrix formed explicitly) and the
+    reduced recursion ŵ_{i+1} = ŵ_i + Ṽ S (W̃ ŵ_i - w*), over ``steps`` CoT steps, at random Ṽ, W̃."""
+    d = covariance.shape[-1]
+    generator = torch_generator(seed, "lsa-reduction", str(dtype))
+    data = sample_prompts(n, prompts, covariance, runs=runs, generator=generator, dtype=dtype)
+    v = 0.5 / d ** 0.5 * torch.randn(runs, d, d, generator=generator, dtype=dtype)
+    w = torch.eye(d, dtype=dtype) + 0.3 / d ** 0.5 * torch.randn(runs, d, d, generator=generator, dtype=dtype)
+    full = cot_rollout(data.x, data.y, v, w, steps, full_attention=True)
+    reduced = reduced_rollout(data.sample_covariance, data.cross_moment, v, w, steps)
+    return float(((full - reduced).abs().max() / reduced.abs().max().clamp_min(1.0)).item())
+
+
+def symmetric_test_matrix(d: int, seed: int, name: str = "test matrix") -> np.ndarray:
+    """A random symmetric d x d matrix (the B of E[SBS])."""
+    a = numpy_rng(seed, name).standard_normal((d, d))
+    return (a + a.T) / 2
+
+
+def sample_covariance_sandwich(covariance: np.ndarray, n: int, matrix: np.ndarray):
+    """``sample(count, generator) -> (count, d*d)`` draws of S B S for the Monte Carlo estimate of E[SBS]."""
+    b = torch.as_tensor(matrix, dtype=torch.float64)
+
+    def sample(count, generator):
+        s = sample_prompts(n, count, covariance, generator=generator).sample_covariance
+        return (s @ b @ s).reshape(count, -1)
+    return sample
+
+
+# --------------------------------------------------------------------------- one-step pretraining (eqs. 3.6-3.7)
+
+def _torch(array, dtype=torch.float64) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array), dtype=dtype)
+
+
+def random_v_block(d: int, seed: int, name: str = "random V") -> np.ndarray:
+    """A random Ṽ with N(0, 1/d) entries (a generic point for Lemma A.1, which holds at any Ṽ)."""
+    return numpy_rng(seed, name).standard_normal((d, d)) / np.sqrt(d)
+
+
+def one_step_sampler(v_block, n: int, covariance=None, *, shift=None, mixture=None, noise_std: float = 0.0,
+                     error: bool = True, gradient: bool = True):
+    """``sample(count, generator) -> (count, [1 +] d*d)``: per prompt, ‖ŵ_1 - w*‖² and/or its gradient in Ṽ,
+    both through the **full** LSA forward pass (one CoT step from ŵ_0 = 0, W̃ = I; arXiv:2603.01293 §2),
+    the gradient by autograd (nothing hand-differentiated).
+
+    Prompts: x ~ N(0, covariance [+ shift]) or the ``mixture``; y = <w*, x> + N(0, noise_std²); w* ~ N(0, I).
+    The mean of the error is the population loss (Lemma A.1); the mean of the gradient vanishes at a
+    stationary point (eq. 3.6 and its extensions).
+    """
+    if not (error or gradient):
+        raise ValueError("one_step_sampler: ask for the error, the gradient or both")
+    v = _torch(v_block)
+    d = v.shape[-1]
+    eye = torch.eye(d, dtype=v.dtype)
+
+    def sample(count, generator):
+        prompts = sample_prompts(n, count, None if mixture is not None else covariance, shift=shift, mixture=mixture,
+                                 noise_std=noise_std, generator=generator)
+        # Prompts become the runs axis (count, 1, n, d) so that each prompt gets its own copy of Ṽ.
+        v_each = v.expand(count, d, d).clone().requires_grad_(gradient)
+        estimate = cot_rollout(prompts.x.unsqueeze(1), prompts.y.unsqueeze(1), v_each, eye.expand(count, d, d),
+                               steps=1)[:, 0, -1, :]
+        loss = ((estimate - prompts.w_star) ** 2).sum(-1)
+        parts = [loss.detach().unsqueeze(-1)] if error else []
+        if gradient:
+            (grad,) = torch.autograd.grad(loss.sum(), v_each)
+            parts.append(grad.reshape(count, -1))
+        return torch.cat(parts, dim=-1)
+    return sample
+
+
+def population_stationarity(v_block, covariance, n: int) -> float:
+    """‖∇L(Ṽ)‖_F / ‖∇L(0)‖_F for the exact population loss L (the toolkit's Wick-derived
+    ``DERIVED['one_step_error']``, compiled to torch, differentiated by autograd); ∇L(0) = 2Σ_0."""
+    sigma = _torch(covariance)
+    v = _torch(v_block).requires_grad_(True)
+    DERIVED["one_step_error"].torch(V=v, Sigma=sigma, n=float(n)).backward()
+    zero = torch.zeros_like(v, requires_grad=True)
+    DERIVED["one_step_error"].torch(V=zero, Sigma=sigma, n=float(n)).backward()
+    return float(torch.linalg.matrix_norm(v.grad) / torch.linalg.matrix_norm(zero.grad))
+
+
+def population_hessian_eigenvalues(covariance, n: int) -> np.ndarray:
+    """Ascending eigenvalues of the Hessian in vec(Ṽ) of the exact population loss (autograd through the
+    compiled Wick-derived loss). The loss is quadratic, so the Hessian is constant: its minimiser is
+    unique iff every eigenvalue is > 0."""
+    sigma = _torch(covariance)
+    d = sigma.shape[-1]
+
+    def loss(flat):
+        return DERIVED["one_step_error"].torch(V=flat.reshape(d, d), Sigma=sigma, n=float(n))
+    hessian = torch.autograd.functional.hessian(loss, torch.zeros(d * d, dtype=torch.float64))
+    return np.linalg.eigvalsh(hessian.numpy())
+
+
+def read_block_gradient(covariance, n: int, seed: int, prompts: int = 256) -> tuple[float, float]:
+    """(max |∂L/∂W̃|, max |∂L/∂Ṽ|) of the sampled one-step loss through the full LSA at a random Ṽ, W̃:
+    W̃ multiplies ŵ_0 = 0, so its gradient is exactly zero while Ṽ's is not (the scale beside it)."""
+    d = covariance.shape[-1]
+    generator = torch_generator(seed, "read block", "prompts")
+    data = sample_prompts(n, prompts, covariance, generator=generator)
+    v = (torch.randn(d, d, generator=generator, dtype=torch.float64) / d ** 0.5).requires_grad_(True)
+    w = (torch.eye(d, dtype=torch.float64)
+         + torch.randn(d, d, generator=generator, dtype=torch.float64) / d ** 0.5).requires_grad_(True)
+    estimate = cot_rollout(data.x, data.y, v, w, steps=1, full_attention=True)[..., -1, :]
+    ((estimate - data.w_star) ** 2).sum(-1).mean().backward()
+    return float(w.grad.abs().max()), float(v.grad.abs().max())
+
+
+def pretrain_runs(d: int, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str, *,
+                  covariance=None, mixture=None, noise_std: float = 0.0) -> PretrainResult:
+    """Section 3 pretraining as :func:`numerics.training.pretrain` runs it (sampled prompts, full LSA, Adam,
+    cosine-decayed step, W̃ held at I): ``runs`` seeds batched, randomness from the stream (seed, stream)."""
+    return pretrain(PretrainConfig(d=d, n=n, runs=runs, steps=steps, prompts_per_step=prompts,
+                                   seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
+                                   mixture=mixture, noise_std=noise_std))
+
+
+# --------------------------------------------------------------------------- Zhang-Frei-Bartlett (related work)
+
+def zfb_sampler(predictor, covariance, n: int):
+    """``sample(count, generator) -> (count, 1 + d*d)``: per prompt of N = n context points and one query,
+    the squared query error of ŷ_q = x_qᵀ G h through the ZFB LSA (u = 1, W_11 = Gᵀ) and its gradient in
+    G by autograd (Zhang, Frei, Bartlett, JMLR 2024)."""
+    g = _torch(predictor)
+    d = g.shape[-1]
+
+    def sample(count, generator):
+        prompts = sample_prompts(n + 1, count, covariance, generator=generator)
+        x, y = prompts.x[:, None, :-1], prompts.y[:, None, :-1]
+        x_query, y_query = prompts.x[:, None, -1], prompts.y[:, -1]
+        key_query = g.T.expand(count, d, d).clone().requires_grad_(True)
+        prediction = zfb_predict(x, y, x_query, torch.ones(count, dtype=g.dtype), key_query)[:, 0]
+        loss = (prediction - y_query) ** 2
+        (grad,) = torch.autograd.grad(loss.sum(), key_query)
+        return torch.cat([loss.detach().unsqueeze(-1), grad.transpose(-1, -2).reshape(count, -1)], dim=-1)
+    return sample
+
+
+def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int):
+    """ZFB training from their initialisation (:func:`numerics.zfb.train_zfb`): the per-run predictor
+    matrices u·W_11ᵀ (R, d, d) and the run's record; randomness from the stream (seed, 'zfb', 'training')."""
+    return train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
+                               prompts_per_step=prompts, seed=stream_seed(seed, "zfb", "training")))

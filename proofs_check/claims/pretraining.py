@@ -1,0 +1,518 @@
+"""Claims of THEORY.md sections 1-2: the LSA reduction and the pretraining results.
+
+Each claim is a spec: source and statement (THEORY.md rev. 2), kind, conditions, parameters, and per
+level a measurement (protocols from numerics.experiments) and a named rule (proofs_check.rules).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from numerics.closed_forms import CLAIMED, DERIVED
+from numerics.experiments import pretraining as experiment
+from numerics.experiments.setups import condition_number, covariance_from, low_rank_shift, mixture_from, rank_deficient
+from proofs_check import measures, rules
+from proofs_check import params as p
+from proofs_check.precision import float64_tolerance, ladder_compare
+from proofs_check.spec import Case, Claim, Condition, FuzzSpec, Level, Measurement, Param
+from theory import lsa as lsa_theory
+from theory import pretraining as theory
+
+COMMON = (p.dimension(6), p.context_length(16), p.condition(10.0), p.spectrum())
+MC = dict(rule=rules.ZTest(1e-3), quick={"samples": 50_000}, recheck=lambda q: {"samples": 4 * q["samples"]})
+NOT_TRAINED = "the claim is an identity about expectations; it makes no statement about training"
+
+
+def _sigma(q, name="covariance"):
+    return covariance_from(q["d"], q["condition"], q["seed"], name, q["spectrum"])
+
+
+# --------------------------------------------------------------------------- lsa-reduction
+
+def lsa_symbolic(q):
+    return Measurement([measures.identities([lsa_theory.derive_lsa_reduction(2, 2, 2)],
+                                            "full f(Z) last column vs recursion, all entries symbolic",
+                                            d=2, n=2, cot_columns=2)])
+
+
+def lsa_numeric(q):
+    sigma = _sigma(q)
+    return Measurement(measures.rounding_cases(
+        lambda dtype: (experiment.reduction_gap(sigma, q["n"], q["k"], q["seed"], dtype),
+                       f"max relative gap over {q['k']} CoT steps"),
+        q["k"] * q["d"], "full attention vs reduced recursion", k=q["k"]))
+
+
+LSA_REDUCTION = Claim(
+    id="lsa-reduction", source="§2, eq. (A.1)", kind="paper",
+    statement="With the sparse V, W pattern the full LSA forward pass equals ŵ_{i+1} = ŵ_i + Ṽ S (W̃ ŵ_i − w*).",
+    params=COMMON + (p.cot_steps(3),),
+    levels={"symbolic": Level(lsa_symbolic, rules.Identity()),
+            "numeric": Level(lsa_numeric, {"rounding": rules.WithinBudget()})},
+    unchecked={"montecarlo": "a deterministic identity for every prompt: nothing to average",
+               "training": NOT_TRAINED},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition", "k")),
+)
+
+
+# --------------------------------------------------------------------------- wishart-moment
+
+def wishart_symbolic(q):
+    return Measurement([measures.identities([theory.derive_fourth_moment(2), theory.derive_wishart_moment(2)],
+                                            "Wick expectation, n symbolic, symmetric B", d=2)])
+
+
+def wishart_numeric(q):
+    sigma, matrix = _sigma(q), experiment.symmetric_test_matrix(q["d"], q["seed"])
+    inputs = {"Sigma": sigma, "B": matrix, "n": float(q["n"])}
+    return Measurement([ladder_compare(DERIVED["sample_moment"], CLAIMED["wishart"], inputs,
+                                       condition_number(sigma) ** 2, "derived E[SBS] vs printed", q["recheck"])])
+
+
+def wishart_montecarlo(q):
+    sigma, matrix = _sigma(q), experiment.symmetric_test_matrix(q["d"], q["seed"])
+    theory_value = CLAIMED["wishart"].numpy(Sigma=sigma, B=matrix, n=float(q["n"]))
+    sample = experiment.sample_covariance_sandwich(sigma, q["n"], matrix)
+    return Measurement([measures.monte_carlo(sample, theory_value, q, "sampled S B S vs printed E[SBS]",
+                                             ("wishart-moment",))])
+
+
+WISHART_MOMENT = Claim(
+    id="wishart-moment", source="Lemma A.2", kind="paper",
+    statement="For symmetric B: E[S B S] = ((n+1)/n) Σ B Σ + (1/n) tr(Σ B) Σ.",
+    conditions=(Condition("B symmetric (the test matrix is symmetrised by construction)", lambda c: True),),
+    params=COMMON + (p.samples(200_000),),
+    levels={"symbolic": Level(wishart_symbolic, rules.Identity()),
+            "numeric": Level(wishart_numeric, rules.PrecisionLadder()),
+            "montecarlo": Level(wishart_montecarlo, **MC)},
+    unchecked={"training": NOT_TRAINED},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+)
+
+
+# --------------------------------------------------------------------------- shared by the pretraining claims
+
+TRAIN = (p.steps(800), p.prompts_per_step(512), p.runs(4))
+QUICK_TRAIN = {"steps": 600, "prompts": 128, "runs": 2}
+TRAINING = rules.RelativeError(0.05)     # relative Frobenius error of every run's end point
+SIGMA_DEFINITE = Condition("Σ_0 ≻ 0 (smallest eigenvalue > 0)", lambda c: c["sigma_min"] > 0)
+
+
+def _spectrum_context(sigma, **extra) -> dict:
+    """What a counterexample must report about Σ: its smallest eigenvalue and condition number."""
+    return {"sigma_min": float(np.linalg.eigvalsh(sigma)[0]), "condition_number": condition_number(sigma),
+            "d": int(sigma.shape[-1]), **extra}
+
+
+def _ladder(derived, claimed, inputs, condition, label, q, context, rule="ladder"):
+    case = ladder_compare(derived, claimed, inputs, condition, label, q["recheck"], context)
+    case.rule = rule
+    return case
+
+
+def _training(trained, target, label, alternative, q, record, **context) -> Measurement:
+    """The worst run is judged (RelativeError); every run's error is reported: in the case's context (so a
+    counterexample carries it), in the record and in the detail, beside the distance to the alternative."""
+    case = measures.training_case(trained, target, label, alternative,
+                                  **context, steps=q["steps"], prompts=q["prompts"], n=q["n"])
+    per_run = case.values["relative_error_per_run"]
+    case.context["relative_error_per_run"] = per_run
+    case.context["distance_to_alternative"] = case.values["distance_to_alternative"]
+    (name, distance), = case.values["distance_to_alternative"].items()
+    detail = (f"relative error per run {[round(e, 4) for e in per_run]}; for contrast, mean distance to {name} "
+              f"{distance:.3f}")
+    return Measurement([case], record={"relative_error_per_run": per_run, "training": record}, detail=detail)
+
+
+# --------------------------------------------------------------------------- pretrain-optimum (paper)
+
+def optimum_symbolic(q):
+    return Measurement([measures.identities(
+        [theory.derive_pretrain_optimum(2, diagonal=False), theory.derive_pretrain_optimum(3, diagonal=True)],
+        "Wick population loss, stationarity solved, vs printed -Γ_0⁻¹", d="2 (full Σ_0), 3 (eigenbasis)")])
+
+
+def optimum_numeric(q):
+    sigma = _sigma(q)
+    inputs, context = {"Sigma": sigma, "n": float(q["n"])}, _spectrum_context(sigma)
+    optimum = CLAIMED["pretrain_optimum"].numpy(**inputs)
+    gap = experiment.population_stationarity(optimum, sigma, q["n"])
+    stationarity = Case("‖∇L(-Γ_0⁻¹)‖ / ‖∇L(0)‖ (autograd, compiled Wick loss)",
+                        {"gap": gap, "budget": float64_tolerance(context["condition_number"], q["d"]),
+                         "description": "population gradient at the printed optimum"}, context, rule="stationarity")
+    return Measurement([_ladder(DERIVED["pretrain_optimum"], CLAIMED["pretrain_optimum"], inputs,
+                                context["condition_number"] ** 2, "derived -Σ_0 E[SS]⁻¹ vs printed -Γ_0⁻¹", q,
+                                context), stationarity])
+
+
+def optimum_montecarlo(q):
+    sigma = _sigma(q)
+    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    sample = experiment.one_step_sampler(optimum, q["n"], sigma, error=False)
+    return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
+                                             "per-prompt gradient in Ṽ through the full LSA at -Γ_0⁻¹ (mean 0)",
+                                             ("pretrain-optimum",), scale=2 * float(np.abs(sigma).max()),
+                                             **_spectrum_context(sigma))])
+
+
+def optimum_training(q):
+    sigma = _sigma(q)
+    result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
+                                      "pretrain-optimum", covariance=sigma)
+    target = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    return _training(result.v_block, target, "trained Ṽ (full LSA, Adam, sampled prompts) vs -Γ_0⁻¹",
+                     ("-Σ_0⁻¹", -np.linalg.inv(sigma)), q, result.config, **_spectrum_context(sigma))
+
+
+PRETRAIN_OPTIMUM = Claim(
+    id="pretrain-optimum", source="§3, eqs. (3.6)-(3.7), citing Huang et al. (2025a)", kind="paper",
+    statement="Assuming infinite pre-training prompts, population analysis (Huang et al., 2025a) shows that with "
+              "proper initialization the pretrained parameters are Ṽ_0 = −Γ_0⁻¹, W̃_0 = I, with "
+              "Γ_0 = (1 + 1/n) Σ_0 + (1/n) tr(Σ_0) I_d.",
+    conditions=(SIGMA_DEFINITE,
+                Condition("one step from ŵ_0 = 0 with W̃ = I, x ~ N(0, Σ_0), w* ~ N(0, I), noiseless (by "
+                          "construction)", lambda c: True)),
+    params=COMMON + (p.samples(200_000),) + TRAIN,
+    levels={"symbolic": Level(optimum_symbolic, rules.Identity()),
+            "numeric": Level(optimum_numeric, {"ladder": rules.PrecisionLadder(),
+                                               "stationarity": rules.WithinBudget()}),
+            "montecarlo": Level(optimum_montecarlo, **MC),
+            "training": Level(optimum_training, TRAINING, quick=QUICK_TRAIN)},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+    protocol="checked as: −Γ_0⁻¹ is the stationary point of the Wick-derived population loss E‖ŵ − w*‖² of one "
+             "step from ŵ_0 = 0 (symbolic at d=2 full Σ_0 and d=3 eigenbasis; numeric; Monte Carlo of the per-prompt "
+             "gradient through the full LSA), and pretraining Ṽ converges to it for Σ_0 ≻ 0 (training: sampled "
+             "prompts through the full LSA, Adam lr 0.03 from a 0.01-scale start, cosine decay, W̃ held at its "
+             "initialisation I, runs batched). Minimality, uniqueness, the role of W̃_0 and the error are derived "
+             "here, not asserted by the paper: claim pretrain-optimum-derived.",
+)
+
+
+# --------------------------------------------------------------------------- pretrain-optimum-derived (extension)
+
+def facts_symbolic(q):
+    return Measurement([measures.identities(
+        [theory.derive_pretrain_optimum_facts(2, diagonal=False),
+         theory.derive_pretrain_optimum_facts(2, diagonal=True), theory.derive_read_block_inert(2, 2)],
+        "Hessian 2 I⊗(Γ_0Σ_0), error at -Γ_0⁻¹, ∂ŵ_1/∂W̃ = 0", d=2,
+        n="symbolic (2 context points for ∂ŵ_1/∂W̃)")])
+
+
+def _hessian_cases(sigma, q, budget):
+    """Unique minimiser iff Σ_0 ≻ 0: the Hessian's smallest eigenvalue (relative) clears the rounding budget
+    at Σ_0, and at a singular Σ of rank d - 1 exactly d eigenvalues (a null space) sit within it."""
+    definite = experiment.population_hessian_eigenvalues(sigma, q["n"])
+    singular_sigma = rank_deficient(sigma, q["d"] - 1)
+    singular = experiment.population_hessian_eigenvalues(singular_sigma, q["n"])
+    nullity = q["d"]                       # d (d - rank) with rank = d - 1
+    relative = float(definite[0] / definite[-1])
+    # budget / (λ_min/λ_max) <= 1: the smallest eigenvalue clears rounding (infinite when it is not positive)
+    return [Case("Hessian at Σ_0: rounding budget / (λ_min/λ_max) (unique minimiser)",
+                 {"budget_over_min_eigenvalue": budget / relative if relative > 0 else float("inf")},
+                 {**_spectrum_context(sigma), "relative_min_eigenvalue": relative, "budget": budget, "psd": True},
+                 rule="definite"),
+            Case(f"Hessian at rank-{q['d'] - 1} Σ: its {nullity} smallest eigenvalues / λ_max (a null space)",
+                 {"gap": float(np.abs(singular[:nullity]).max() / singular[-1]), "budget": budget,
+                  "description": f"null-space eigenvalues (next one: {singular[nullity] / singular[-1]:.3g})"},
+                 {"rank": q["d"] - 1, "d": q["d"], "psd": True, "sigma_min": 0.0}, rule="singular")]
+
+
+def facts_numeric(q):
+    sigma = _sigma(q)
+    inputs, context = {"Sigma": sigma, "n": float(q["n"])}, {**_spectrum_context(sigma), "psd": True}
+    error = _ladder(DERIVED["pretrain_error"], CLAIMED["pretrain_error"], inputs, context["condition_number"] ** 2,
+                    "derived error at the derived optimum vs printed d - tr(Γ_0⁻¹Σ_0)", q, context)
+    read_block, v_scale = experiment.read_block_gradient(sigma, q["n"], q["seed"])
+    inert = Case("max |∂L/∂W̃| of the sampled one-step loss through the full LSA (random Ṽ, W̃)",
+                 {"read_block_gradient": read_block}, {**context, "v_gradient_scale": v_scale}, rule="inert")
+    return Measurement([error, inert, *_hessian_cases(sigma, q, float64_tolerance(1.0, q["d"] ** 2))])
+
+
+def facts_montecarlo(q):
+    sigma = _sigma(q)
+    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    error = CLAIMED["pretrain_error"].numpy(Sigma=sigma, n=float(q["n"]))
+    sample = experiment.one_step_sampler(optimum, q["n"], sigma, gradient=False)
+    return Measurement([measures.monte_carlo(sample, [error], q, "‖ŵ - w*‖² at -Γ_0⁻¹ through the full LSA "
+                                             "vs d - tr(Γ_0⁻¹Σ_0)", ("pretrain-optimum-derived",),
+                                             **_spectrum_context(sigma), psd=True)])
+
+
+PRETRAIN_OPTIMUM_DERIVED = Claim(
+    id="pretrain-optimum-derived", source="this toolkit (derived from §3 eqs. (3.6)-(3.7); not asserted by the paper)",
+    kind="extension",
+    statement="Derived here, not asserted by the paper: the population loss E‖ŵ − w*‖² is quadratic in Ṽ with Hessian "
+              "2 I ⊗ (Γ_0Σ_0), so −Γ_0⁻¹ minimises it, uniquely iff Σ_0 ≻ 0 (for singular Σ_0 the Hessian has a "
+              "null space); W̃ does not enter one-step pretraining (it multiplies ŵ_0 = 0 and gets zero gradient), so "
+              "W̃_0 = I is the initialisation, not a learned value; the pretraining error on its own distribution is "
+              "d − tr(Γ_0⁻¹Σ_0).",
+    conditions=(Condition("Σ_0 ⪰ 0 (uniqueness and the error formula need Σ_0 ≻ 0; the rank-(d-1) case tests "
+                          "'only if')", lambda c: c["psd"]),),
+    params=(p.dimension(6, low=2), p.context_length(16), p.condition(10.0), p.spectrum(), p.samples(200_000)),
+    levels={"symbolic": Level(facts_symbolic, rules.Identity()),
+            "numeric": Level(facts_numeric, {"ladder": rules.PrecisionLadder(),
+                                             "inert": rules.AtMost("read_block_gradient", 0.0, "max_abs_gradient"),
+                                             "definite": rules.AtMost("budget_over_min_eigenvalue", 1.0,
+                                                                      "rounding_budget_over_min_eigenvalue"),
+                                             "singular": rules.WithinBudget()}),
+            "montecarlo": Level(facts_montecarlo, **MC)},
+    unchecked={"training": "statements about the population loss; convergence of training to −Γ_0⁻¹ is "
+                           "pretrain-optimum's training level, and W̃'s zero gradient is exact (numeric level)"},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+    protocol="d = 1 is refused (the 'only if' case needs a rank between 1 and d - 1)",
+)
+
+
+# --------------------------------------------------------------------------- lemma-A.1 and prop-5.1 (paper)
+
+def _post_test_point(q, claim_id):
+    """(Ṽ, Σ, context): a random Ṽ for Lemma A.1; (-Γ_0⁻¹, Σ_0 + Δ) for Prop. 5.1."""
+    sigma = _sigma(q)
+    if claim_id == "lemma-A.1":
+        return experiment.random_v_block(q["d"], q["seed"], "lemma-A.1 V"), sigma, _spectrum_context(sigma)
+    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    shift = low_rank_shift(q["d"], q["shift_rank"], q["seed"], "prop-5.1 shift")
+    return optimum, sigma + shift, _spectrum_context(sigma, shift_rank=q["shift_rank"])
+
+
+def post_test_symbolic(q):
+    return Measurement([measures.identities([theory.derive_post_test_error(2)],
+                                            "E‖ŵ - w*‖² by Wick for a general symbolic Ṽ and Σ, n symbolic", d=2)])
+
+
+def post_test_numeric(claim_id):
+    def measure(q):
+        v, sigma, context = _post_test_point(q, claim_id)
+        inputs = {"V": v, "Sigma": sigma, "n": float(q["n"])}
+        return Measurement([_ladder(DERIVED["one_step_error"], CLAIMED["post_test_error"], inputs,
+                                    condition_number(sigma), "derived E‖I + ṼS‖_F² vs printed", q, context, "")])
+    return measure
+
+
+def post_test_montecarlo(claim_id):
+    def measure(q):
+        v, sigma, context = _post_test_point(q, claim_id)
+        theory_value = CLAIMED["post_test_error"].numpy(V=v, Sigma=sigma, n=float(q["n"]))
+        sample = experiment.one_step_sampler(v, q["n"], sigma, gradient=False)
+        return Measurement([measures.monte_carlo(sample, [theory_value], q, "‖ŵ - w*‖² through the full LSA "
+                                                 "vs printed", (claim_id,), **context)])
+    return measure
+
+
+POST_TEST_UNTRAINED = "a formula for the error of a given Ṽ; training to Ṽ_0 is pretrain-optimum's training level"
+LEMMA_A1 = Claim(
+    id="lemma-A.1", source="Lemma A.1", kind="paper",
+    statement="One step with W̃ = I from ŵ_0 = 0 on prompts x ~ N(0, Σ), w* ~ N(0, I): for any Ṽ, "
+              "E‖ŵ − w*‖² = E‖I + ṼS‖_F² = ‖I + ṼΣ‖_F² + (1/n)(tr(ṼΣ²Ṽᵀ) + tr(ṼΣṼᵀ) tr(Σ)).",
+    conditions=(Condition("W̃ = I, ŵ_0 = 0, x ~ N(0, Σ) i.i.d., w* ~ N(0, I), noiseless (by construction); "
+                          "any Ṽ, Σ ⪰ 0", lambda c: True),),
+    params=COMMON + (p.samples(200_000),),
+    levels={"symbolic": Level(post_test_symbolic, rules.Identity()),
+            "numeric": Level(post_test_numeric("lemma-A.1"), rules.PrecisionLadder()),
+            "montecarlo": Level(post_test_montecarlo("lemma-A.1"), **MC)},
+    unchecked={"training": POST_TEST_UNTRAINED},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+    protocol="Ṽ with N(0, 1/d) entries from the stream 'lemma-A.1 V'",
+)
+
+PROP_5_1 = Claim(
+    id="prop-5.1", source="Prop. 5.1", kind="paper",
+    statement="The post-test error of the pretrained Ṽ_0 = −Γ_0⁻¹ (one step, W̃ = I) on prompts from "
+              "Σ = Σ_0 + Δ is Lemma A.1's expression at (Ṽ_0, Σ): ‖I + Ṽ_0Σ‖_F² + (1/n)(tr(Ṽ_0Σ²Ṽ_0ᵀ) + "
+              "tr(Ṽ_0ΣṼ_0ᵀ) tr(Σ)).",
+    conditions=(SIGMA_DEFINITE, Condition("Δ PSD (by construction: Δ = F Fᵀ)", lambda c: True)),
+    cross_checks=(p.RANK_AT_MOST_D,),
+    params=COMMON + (p.shift_rank(2), p.samples(200_000)),
+    levels={"symbolic": Level(post_test_symbolic, rules.Identity()),
+            "numeric": Level(post_test_numeric("prop-5.1"), rules.PrecisionLadder()),
+            "montecarlo": Level(post_test_montecarlo("prop-5.1"), **MC)},
+    unchecked={"training": POST_TEST_UNTRAINED},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition", "shift_rank")),
+    protocol="Δ = F Fᵀ, F (d x shift_rank) with N(0, 1/shift_rank) entries from the stream 'prop-5.1 shift'; "
+             "the symbolic level is Lemma A.1's identity (general Ṽ and Σ cover (Ṽ_0, Σ_0 + Δ))",
+)
+
+
+# --------------------------------------------------------------------------- zfb-fixed-point (related work)
+
+def zfb_symbolic(q):
+    return Measurement([measures.identities([theory.derive_zfb(2)],
+                                            "query risk by Wick, full Λ: optimal G and its risk vs printed", d=2)])
+
+
+def zfb_numeric(q):
+    sigma = _sigma(q)
+    inputs, context = {"Sigma": sigma, "n": float(q["n"])}, _spectrum_context(sigma)
+    condition = context["condition_number"] ** 2
+    return Measurement([
+        _ladder(DERIVED["zfb_predictor"], CLAIMED["zfb_predictor"], inputs, condition,
+                "derived Λ E[SS]⁻¹ vs printed Γ⁻¹", q, context),
+        _ladder(DERIVED["zfb_risk_at_optimum"], CLAIMED["zfb_risk"], inputs, condition,
+                "derived risk at the derived optimum vs printed tr Λ - tr(Γ⁻¹Λ²)", q, context)])
+
+
+def zfb_montecarlo(q):
+    sigma = _sigma(q)
+    predictor = CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    risk = CLAIMED["zfb_risk"].numpy(Sigma=sigma, n=float(q["n"]))
+    sample = experiment.zfb_sampler(predictor, sigma, q["n"])
+    return Measurement([measures.monte_carlo(sample, np.concatenate([[risk], np.zeros(predictor.size)]), q,
+                                             "[query risk of Γ⁻¹ through the ZFB LSA, its gradient in G]",
+                                             ("zfb-fixed-point",), **_spectrum_context(sigma))])
+
+
+def zfb_training(q):
+    sigma = _sigma(q)
+    trained, record = experiment.zfb_runs(sigma, q["n"], q["runs"], q["steps"], q["prompts"], q["seed"])
+    target = CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    return _training(trained, target, "u·W_11ᵀ after gradient descent from the ZFB initialisation vs Γ⁻¹",
+                     ("Λ⁻¹", np.linalg.inv(sigma)), q, record, **_spectrum_context(sigma))
+
+
+ZFB_FIXED_POINT = Claim(
+    id="zfb-fixed-point", source="Zhang–Frei–Bartlett JMLR 2024 Thm 4.1 (related work)", kind="paper",
+    statement="For query prediction with x ~ N(0, Λ), gradient flow on LSA from their initialisation converges to the "
+              "predictor ŷ_q = x_qᵀ Γ⁻¹ (1/N) Σ_i y_i x_i, Γ = (1 + 1/N) Λ + (1/N) tr(Λ) I; the risk at the optimum "
+              "is tr(Λ) − tr(Γ⁻¹Λ²) (noiseless).",
+    conditions=(Condition("Λ ≻ 0 (smallest eigenvalue > 0)", lambda c: c["sigma_min"] > 0),
+                Condition("noiseless labels, N = n context points and one query, their initialisation u = σ, "
+                          "W_11 = σΘΘᵀ with ‖ΘΘᵀ‖_F = 1 (by construction)", lambda c: True)),
+    params=(p.dimension(6), p.context_length(16), p.condition(3.0), p.spectrum(), p.samples(200_000),
+            p.steps(600), p.prompts_per_step(512), p.runs(4)),
+    levels={"symbolic": Level(zfb_symbolic, rules.Identity()),
+            "numeric": Level(zfb_numeric, {"ladder": rules.PrecisionLadder()}),
+            "montecarlo": Level(zfb_montecarlo, **MC),
+            "training": Level(zfb_training, TRAINING, quick={"steps": 400, "prompts": 256, "runs": 2})},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+    protocol="training: gradient descent (not flow) on fresh batches, step 0.3 with cosine decay, σ = 0.5; default "
+             "Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows as 1/λ_min²)",
+)
+
+
+# --------------------------------------------------------------------------- pretrain-optimum-noisy (extension)
+
+NOISE = Param("noise", 1.0, "label-noise standard deviation σ (w* ~ N(0, ψ² I) with ψ = 1)", float, 0.0, 1e3,
+              constraint="a standard deviation, 0 to 1e3")
+
+
+def _noisy_inputs(q):
+    return {"Sigma": _sigma(q), "n": float(q["n"]), "sigma2": q["noise"] ** 2, "psi2": 1.0}
+
+
+def noisy_symbolic(q):
+    return Measurement([measures.identities([theory.derive_noisy_optimum(2, diagonal=False)],
+                                            "Wick over (x, ε) and w ~ N(0, ψ² I), full Σ_0, n, σ², ψ² symbolic", d=2)])
+
+
+def noisy_numeric(q):
+    inputs = _noisy_inputs(q)
+    context = _spectrum_context(inputs["Sigma"], noise=q["noise"])
+    return Measurement([_ladder(DERIVED["noisy_optimum"], CLAIMED["noisy_optimum"], inputs,
+                                context["condition_number"] ** 2, "derived vs printed noisy optimum", q, context, "")])
+
+
+def noisy_montecarlo(q):
+    inputs = _noisy_inputs(q)
+    optimum = CLAIMED["noisy_optimum"].numpy(**inputs)
+    sample = experiment.one_step_sampler(optimum, q["n"], inputs["Sigma"], noise_std=q["noise"], error=False)
+    return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
+                                             "per-prompt gradient through the full LSA at the printed noisy optimum",
+                                             ("pretrain-optimum-noisy",),
+                                             scale=2 * float(np.abs(inputs["Sigma"]).max()),
+                                             **_spectrum_context(inputs["Sigma"], noise=q["noise"]))])
+
+
+def noisy_training(q):
+    inputs = _noisy_inputs(q)
+    result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
+                                      "pretrain-optimum-noisy", covariance=inputs["Sigma"], noise_std=q["noise"])
+    noiseless = CLAIMED["pretrain_optimum"].numpy(Sigma=inputs["Sigma"], n=inputs["n"])
+    return _training(result.v_block, CLAIMED["noisy_optimum"].numpy(**inputs),
+                     "trained Ṽ with label noise vs the printed noisy optimum", ("the noiseless -Γ_0⁻¹", noiseless),
+                     q, result.config, **_spectrum_context(inputs["Sigma"], noise=q["noise"]))
+
+
+PRETRAIN_OPTIMUM_NOISY = Claim(
+    id="pretrain-optimum-noisy", source="this toolkit (extension of §3 eqs. (3.6)-(3.7))", kind="extension",
+    statement="With label noise y = ⟨w*, x⟩ + ε, ε ~ N(0, σ²), and w* ~ N(0, ψ² I), the population optimum of one-step "
+              "pretraining is Ṽ_0 = −((1+1/n) Σ_0 + (tr Σ_0 + σ²/ψ²)/n · I)⁻¹.",
+    conditions=(SIGMA_DEFINITE, Condition("ψ = 1 in the checks (only σ²/ψ² enters)", lambda c: True)),
+    params=COMMON + (NOISE, p.samples(200_000)) + TRAIN,
+    levels={"symbolic": Level(noisy_symbolic, rules.Identity()),
+            "numeric": Level(noisy_numeric, rules.PrecisionLadder()),
+            "montecarlo": Level(noisy_montecarlo, **MC),
+            "training": Level(noisy_training, TRAINING, quick=QUICK_TRAIN)},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition", "noise")),
+    protocol="training as pretrain-optimum's, with label noise in every sampled prompt",
+)
+
+
+# --------------------------------------------------------------------------- mixture-optimum (extension)
+
+CATEGORIES = Param("categories", 2, "number of data categories (at most 4 are compiled)", int, 1, 4)
+IMBALANCE = Param("imbalance", 0.25, "category weights ∝ imbalance^c (1: balanced)", float, 1e-3, 1e3,
+                  constraint="a positive ratio, 1e-3 to 1e3")
+
+
+def _mixture(q):
+    mixture = mixture_from(q["d"], q["condition"], q["categories"], q["imbalance"], q["seed"])
+    inputs = {f"Sigma{c}": m for c, m in enumerate(mixture.covariances)}
+    inputs.update({f"pi{c}": float(w) for c, w in enumerate(mixture.weights)})
+    inputs["n"] = float(q["n"])
+    context = {"sigma_min": min(float(np.linalg.eigvalsh(c)[0]) for c in mixture.covariances),
+               "condition_number": max(condition_number(c) for c in mixture.covariances),
+               "weights": mixture.weights.tolist(), "d": q["d"]}
+    return mixture, inputs, context
+
+
+def mixture_symbolic(q):
+    return Measurement([measures.identities([theory.derive_mixture_optimum(2, 2)],
+                                            "two categories, general symmetric Σ_c, π and n symbolic", d=2,
+                                            categories=2)])
+
+
+def mixture_numeric(q):
+    mixture, inputs, context = _mixture(q)
+    key = f"mixture_optimum_{len(mixture.weights)}"
+    return Measurement([_ladder(DERIVED[key], CLAIMED[key], inputs, context["condition_number"] ** 2,
+                                "derived vs printed -G*", q, context, "")])
+
+
+def mixture_montecarlo(q):
+    mixture, inputs, context = _mixture(q)
+    optimum = CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs)
+    sample = experiment.one_step_sampler(optimum, q["n"], mixture=mixture, error=False)
+    return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
+                                             "per-prompt gradient through the full LSA at the printed -G*",
+                                             ("mixture-optimum",), scale=2 * float(np.abs(mixture.covariances).max()),
+                                             **context)])
+
+
+def mixture_training(q):
+    mixture, inputs, context = _mixture(q)
+    result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
+                                      "mixture-optimum", mixture=mixture)
+    pooled = CLAIMED["pretrain_optimum"].numpy(Sigma=mixture.mean_covariance, n=inputs["n"])
+    return _training(result.v_block, CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs),
+                     "trained Ṽ on the mixture vs -G*", ("-Γ(Σ̄)⁻¹ (pooled covariance)", pooled), q, result.config,
+                     **context)
+
+
+MIXTURE_OPTIMUM = Claim(
+    id="mixture-optimum", source="this toolkit (extension; THEORY.md §3c, not the paper's model)", kind="extension",
+    statement="Prompts from category c (probability π_c, covariance Σ_c, drawn once per prompt) give the pretraining "
+              "optimum Ṽ_0 = −G*, G* = Σ̄ (Σ_c π_c [((n+1)/n) Σ_c² + (tr Σ_c / n) Σ_c])⁻¹, Σ̄ = Σ_c π_c Σ_c.",
+    conditions=(Condition("every Σ_c ≻ 0", lambda c: c["sigma_min"] > 0),
+                Condition("category drawn once per prompt (by construction)", lambda c: True)),
+    params=(p.dimension(6), p.context_length(16), p.condition(10.0), CATEGORIES, IMBALANCE,
+            p.samples(200_000)) + TRAIN,
+    levels={"symbolic": Level(mixture_symbolic, rules.Identity()),
+            "numeric": Level(mixture_numeric, rules.PrecisionLadder()),
+            "montecarlo": Level(mixture_montecarlo, **MC),
+            "training": Level(mixture_training, TRAINING, quick=QUICK_TRAIN)},
+    fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition", "categories", "imbalance")),
+    protocol="Σ_c: random rotations (stream 'category c') of the geometric spectrum of --condition; weights "
+             "∝ imbalance^c; symbolic with general symmetric 2x2 Σ_c (an order swap Σ̄M⁻¹ -> M⁻¹Σ̄ is visible)",
+)
+
+CLAIMS = [LSA_REDUCTION, WISHART_MOMENT, PRETRAIN_OPTIMUM, PRETRAIN_OPTIMUM_DERIVED, LEMMA_A1, PROP_5_1,
+          ZFB_FIXED_POINT, PRETRAIN_OPTIMUM_NOISY, MIXTURE_OPTIMUM]
