@@ -12,8 +12,9 @@ import numpy as np
 
 from figures.common import FigureData, log_error_bars, mean_ci, plt, save
 from numerics.asymptotics import limit_error
+from numerics.experiments.sft import first_order_error, scaling_curve
+from numerics.sampling import make_generator
 from numerics.sft_setups import BlockSetup
-from proofs_check.claims_sft import first_order_error, scaling_curve
 
 PAPER = {
     "fig1": dict(d=400, m=200, ns=(400, 800, 1200), sizes=(50, 100, 150, 200, 250, 300, 350, 400, 450, 500,
@@ -52,7 +53,7 @@ def figure1(small: bool = False, out_dir="figures/output"):
         panel = f"r={r}"
         for n in config["ns"]:
             setup = BlockSetup(d, m, RHO, ETA, r)
-            errors = scaling_curve(setup, n, sizes, config["seeds"], seed=n) / d
+            errors = scaling_curve(setup, n, sizes, config["seeds"], generator=make_generator(n)) / d
             mean, low, high = mean_ci(errors)
             ax.errorbar(sizes, mean, yerr=log_error_bars(mean, low, high), marker="o", markersize=3, capsize=2,
                         label=f"n={n}")
@@ -79,8 +80,8 @@ def figure2(small: bool = False, out_dir="figures/output"):
         panel = f"r={r}"
         setup = BlockSetup(d, m, RHO, ETA, r)
         for prompts in config["Bs"]:
-            errors = np.stack([scaling_curve(setup, n, [prompts], config["seeds"], seed=prompts)[:, 0]
-                               for n in lengths], axis=1) / d
+            errors = np.stack([scaling_curve(setup, n, [prompts], config["seeds"],
+                                             generator=make_generator(prompts))[:, 0] for n in lengths], axis=1) / d
             mean, low, high = mean_ci(errors)
             ax.errorbar(lengths, mean, yerr=log_error_bars(mean, low, high), marker="o", markersize=3, capsize=2,
                         label=f"B={prompts}")
@@ -106,8 +107,9 @@ def figure5(small: bool = False, out_dir="figures/output"):
     setup = BlockSetup(d, m, RHO, ETA, 0.1)
     for ax, n in zip(np.atleast_1d(axes), config["ns"]):
         panel = f"n={n}"
-        first = np.stack([first_order_error(setup, n, size, config["seeds"], seed=size) for size in sizes], axis=1)
-        star = scaling_curve(setup, n, sizes, config["seeds"], seed=n) / d
+        first = np.stack([first_order_error(setup, n, size, config["seeds"], generator=make_generator(size))
+                          for size in sizes], axis=1)
+        star = scaling_curve(setup, n, sizes, config["seeds"], generator=make_generator(n)) / d
         for label, values, marker in (("Err(V~) first order", first, "o"), ("Err(V~*)", star, "s")):
             mean, low, high = mean_ci(values)
             ax.errorbar(sizes, mean, yerr=log_error_bars(mean, low, high), marker=marker, markersize=3, capsize=2,
