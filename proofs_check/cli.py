@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action=_Version, help="print the toolkit version and git commit")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for torch and BLAS (default: $PROOFS_CHECK_THREADS, else 1: small batched "
+                             "matrices oversubscribe a busy machine; see numerics/threads.py)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     listing = sub.add_parser("list", help="every registered claim: kind, source, levels and expected verdicts")
     listing.add_argument("--json", action="store_true", help="one JSON object per claim")
@@ -197,6 +200,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     try:
+        if args.command != "list":
+            from numerics.threads import configure
+            configure(args.threads)
         if extra and args.command not in ("verify", "all"):
             raise ValidationError(f"unrecognised arguments: {' '.join(extra)}")
         if args.command == "list":
