@@ -35,11 +35,11 @@ class FuzzReport:
 
 
 def _severity(result) -> float:
-    """How close a result is to failing: discrepancy/tolerance, or the discrepancy when the
-    tolerance is 0 (a margin or a count); infinite/undefined discrepancies of a failure rank highest."""
-    if result.discrepancy is None:
+    """How close a result is to failing (the rule's severity: > 1 outside the rule); an infinite or
+    undefined one of a failure ranks highest."""
+    if result.severity is None:
         return 1e12 if result.verdict == "fails" else 0.0
-    return result.discrepancy / result.tolerance if result.tolerance else max(result.discrepancy, 0.0)
+    return min(float(result.severity), 1e12)
 
 
 def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:

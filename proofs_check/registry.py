@@ -251,19 +251,29 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
         note = "the measured quantity is infinite or undefined (diverged or not computable)"
     return CheckResult(verdict=verdict, expected=level.expected_for(params), metric=worst_rule.metric_for(),
                        discrepancy=worst.discrepancy, tolerance=worst.tolerance, rule=worst_rule.name, detail=detail,
+                       severity=_number_or_none(worst.severity),
                        time_s=time.perf_counter() - started,
                        cases=[{"label": c.label, "verdict": j.verdict, "rule": r.name, "metric": r.metric_for(),
                                "discrepancy": j.discrepancy, "tolerance": j.tolerance, "context": c.context,
-                               **j.extra} for c, r, j in judged],
+                               "values": c.values, **j.extra} for c, r, j in judged],
                        counterexample=counterexample, record=measurement.record, discrepancy_note=note, **common)
+
+
+def _number_or_none(value):
+    return None if value is None or value != value or value in (float("inf"), float("-inf")) else float(value)
 
 
 def _common_context(cases) -> dict:
     """Context entries every case shares (e.g. a symbolic check's explicit d = 2): the record's params
     say where the check was actually run, not only what was requested."""
-    shared = dict(cases[0].context)
+    def same(a, b):
+        try:
+            return bool(a == b)
+        except (ValueError, TypeError):   # arrays and other non-scalar contexts are never merged
+            return False
+    shared = {k: v for k, v in cases[0].context.items() if isinstance(v, (int, float, str, bool))}
     for case in cases[1:]:
-        shared = {k: v for k, v in shared.items() if k in case.context and case.context[k] == v}
+        shared = {k: v for k, v in shared.items() if k in case.context and same(case.context[k], v)}
     return shared
 
 
@@ -272,8 +282,7 @@ def _worst(judged):
 
     def key(item):
         _, _, j = item
-        ratio = (j.discrepancy or 0.0) / j.tolerance if j.tolerance else (j.discrepancy or 0.0)
-        return order.get(j.verdict, 3), -abs(ratio)
+        return order.get(j.verdict, 3), -j.severity
     return min(judged, key=key)
 
 

@@ -35,6 +35,7 @@ class CheckResult:
     counterexample: dict | None = None
     record: dict = field(default_factory=dict)
     discrepancy_note: str | None = None
+    severity: float | None = None     # the rule's severity of the worst case: <= 1 inside the rule, > 1 outside
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -19,11 +19,28 @@ import numpy as np
 
 @dataclass
 class Judgement:
+    """A rule's verdict on one case. ``severity`` orders cases and steers the fuzzer: <= 1 inside the
+    rule, > 1 outside it, growing with the distance (rules whose discrepancy is not "bigger is worse",
+    such as margins and confidence intervals, set it themselves)."""
+
     verdict: str
     discrepancy: float | None
     tolerance: float | None
     detail: str = ""
     extra: dict = field(default_factory=dict)
+    severity: float | None = None
+
+    def __post_init__(self):
+        if self.severity is None:
+            self.severity = _ratio(self.discrepancy, self.tolerance, self.verdict)
+
+
+def _ratio(discrepancy, tolerance, verdict) -> float:
+    if discrepancy is None:
+        return math.inf if verdict != "holds" else 0.0
+    if tolerance:
+        return float(discrepancy) / float(tolerance)
+    return max(float(discrepancy), 0.0) + (1.0 if verdict == "fails" else 0.0)
 
 
 def _number(value):
@@ -107,8 +124,11 @@ class AtLeast:
     def judge(self, values: dict) -> Judgement:
         value = values[self.key]
         ok = value is not None and math.isfinite(float(value)) and float(value) >= self.threshold
+        scale = abs(self.threshold) or 1.0   # a margin against 0 is measured in its own units
+        severity = 1.0 + (self.threshold - float(value)) / scale if math.isfinite(float(value)) else math.inf
         return Judgement("holds" if ok else "fails", _number(value), self.threshold,
-                         f"{self.key} = {float(value):.3g} {'>=' if ok else '<'} {self.threshold:g}")
+                         f"{self.key} = {float(value):.3g} {'>=' if ok else '<'} {self.threshold:g}",
+                         severity=severity)
 
 
 @dataclass(frozen=True)
@@ -193,22 +213,29 @@ class PairedCI:
 
     def judge(self, values: dict) -> Judgement:
         diff = np.asarray(values["differences"], dtype=float)
+        if diff.size == 0 or not np.all(np.isfinite(diff)):
+            bad = int(diff.size - np.isfinite(diff).sum())
+            return Judgement("inconclusive", None, 0.0, f"{values.get('what', 'difference')}: {bad} of {diff.size} "
+                             f"differences are not finite (diverged runs): no interval", {"seeds": int(diff.size)},
+                             1.5)
         count = len(diff)
         z = NormalDist().inv_cdf(0.5 + self.confidence / 2)
         mean = float(diff.mean())
         half = z * float(diff.std(ddof=1)) / math.sqrt(count) if count > 1 else math.inf
         low, high = mean - half, mean + half
         extra = {"mean": mean, "ci_low": low, "ci_high": high, "seeds": count}
+        width = max(high - low, 1e-300)
+        severity = 1.0 - low / width if math.isfinite(width) else 1.5
         what = values.get("what", "difference")
         detail = f"{what}: mean {mean:.4g}, {self.confidence:.0%} CI [{low:.3g}, {high:.3g}] over {count} seeds"
         if low > 0:
-            return Judgement("holds", _number(low), 0.0, detail, extra)
+            return Judgement("holds", _number(low), 0.0, detail, extra, severity)
         if high < 0:
-            return Judgement("fails", _number(low), 0.0, detail + " (significantly the other way)", extra)
+            return Judgement("fails", _number(low), 0.0, detail + " (significantly the other way)", extra, severity)
         if mean != 0 and count > 1:
             extra["seeds_needed"] = int(math.ceil(count * (half / abs(mean)) ** 2)) + 1
             detail += f"; about {extra['seeds_needed']} seeds would resolve a mean this size"
-        return Judgement("inconclusive", _number(low), 0.0, detail + " (covers 0)", extra)
+        return Judgement("inconclusive", _number(low), 0.0, detail + " (covers 0)", extra, severity)
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,18 @@ def test_pattern_and_combine():
                                   rules.Pattern()])
 def test_every_rule_names_itself_and_its_metric(rule):
     assert rule.name and rule.metric_for()
+
+
+def test_severity_exceeds_one_exactly_outside_the_rule():
+    assert rules.AtMost("x", 2.0).judge({"x": 1.0}).severity == 0.5
+    assert rules.AtMost("x", 2.0).judge({"x": 3.0}).severity == 1.5
+    assert rules.AtLeast("m", 1.0).judge({"m": 2.0}).severity < 1 < rules.AtLeast("m", 1.0).judge({"m": 0.5}).severity
+    assert rules.AtLeast("m", 0.0).judge({"m": -1.0}).severity > rules.AtLeast("m", 0.0).judge({"m": -0.1}).severity > 1
+    above, below = rules.PairedCI().judge({"differences": [1.0, 1.1, 0.9]}), rules.PairedCI().judge(
+        {"differences": [-1.0, -1.1, -0.9]})
+    assert above.severity < 1 < below.severity
+
+
+def test_paired_ci_with_diverged_runs_is_inconclusive_not_a_crash():
+    judgement = rules.PairedCI().judge({"differences": [1.0, float("inf"), 0.5]})
+    assert judgement.verdict == "inconclusive" and judgement.discrepancy is None
