@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from numerics.compile import compile_expression
@@ -28,10 +29,24 @@ def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):
     return 0.5 * (residual ** 2).sum(-1).mean(-1)
 
 
+PRINTED = {"gradient": theory.claimed_os_gradient, "residual": theory.claimed_os_residual,
+           "sharpness_bound": theory.claimed_sharpness_bound, "sharpness_scale": theory.claimed_sharpness_scale}
+
+
 @lru_cache(maxsize=None)
 def _compiled_printed(name: str, k: int):
-    expr = theory.claimed_os_gradient(k=k) if name == "gradient" else theory.claimed_os_residual(k=k)
-    return compile_expression(expr, f"printed OS {name}, k={k}")
+    return compile_expression(PRINTED[name](k=k), f"printed OS {name}, k={k}")
+
+
+def sharpness_bound_printed(radius, w_norm2, s_op, k: int):
+    """Appendix E's per-prompt bound k² ρ(M)^{2k-2} ‖w*‖² ‖S‖_op, compiled from theory.outcome
+    (numpy in, numpy out; broadcast over the inputs)."""
+    return _compiled_printed("sharpness_bound", k).numpy(rho=radius, w_norm2=w_norm2, S_op=s_op)
+
+
+def sharpness_scale_printed(radius, k: int):
+    """Eq. 6.1's per-prompt scale k² ρ(M)^{2k-2} of the top Hessian eigenvalue (average it over prompts)."""
+    return _compiled_printed("sharpness_scale", k).numpy(rho=radius) * np.ones_like(np.asarray(radius, float))
 
 
 def os_gradient_printed(sample_cov, w_star, v_block, k: int):
@@ -75,47 +90,58 @@ def hessian_top_eigenvalue(loss_fn, v_block, iterations: int = 100, seed: int = 
 
 
 def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples: int, generator,
-                       baseline: bool, reward: str = "squared", threshold: float = 1.0):
+                       baseline: bool, reward: str = "squared", threshold: float = 1.0, replicates: int | None = None):
     """Per-prompt REINFORCE estimates of ∇_Ṽ E[reward] for a ~ N(ŵ_k, s² I).
 
     reward "squared": -‖a - w*‖²; "verifiable": 1{‖a - w*‖ < threshold}. ``baseline`` subtracts
     the mean reward of the other samples of the same prompt (leave-one-out: keeps it unbiased).
-    Returns (B, d, d) gradient estimates (one per prompt, averaged over its samples) and rewards.
+    Returns (B, d, d) gradient estimates (one per prompt, averaged over its samples) and rewards (S, B);
+    with ``replicates`` = R, R independent such estimates at once: (R, B, d, d) and (R, S, B).
+
+    The per-prompt gradient of Σ_i weight_i ŵ_k,i is J_bᵀ weight with J_b = ∂ŵ_k(prompt b)/∂Ṽ (exact: ŵ_k is
+    a polynomial in Ṽ); J is formed once by autograd, so many replicates cost one Jacobian.
     """
-    v = v_block.detach().clone().requires_grad_(True)
-    mean = final_estimate(sample_cov, w_star, v, k)                                  # (B, d)
-    noise = torch.randn(samples, *mean.shape, generator=generator, dtype=mean.dtype)
-    actions = mean.detach() + std * noise                                             # (S, B, d)
+    v = v_block.detach()
+    single = replicates is None
+    count = 1 if single else int(replicates)
+    mean = final_estimate(sample_cov, w_star, v, k)                                   # (B, d)
+    noise = torch.randn(count, samples, *mean.shape, generator=generator, dtype=mean.dtype)
+    actions = mean + std * noise                                                      # (R, S, B, d)
     if reward == "squared":
         rewards = -((actions - w_star) ** 2).sum(-1)
     else:
         rewards = (((actions - w_star) ** 2).sum(-1) < threshold ** 2).to(mean.dtype)
     if baseline:
-        others = (rewards.sum(0, keepdim=True) - rewards) / max(samples - 1, 1)
+        others = (rewards.sum(-2, keepdim=True) - rewards) / max(samples - 1, 1)
         advantages = rewards - others
     else:
         advantages = rewards
-    score = (actions - mean.unsqueeze(0)) / std ** 2                                  # ∇_ŵ log π(a)
-    estimates = []
-    for b in range(mean.shape[0]):   # per-prompt gradients keep the per-prompt variance measurable
-        weight = (advantages[:, b, None] * score[:, b]).mean(0)
-        (g,) = torch.autograd.grad(mean[b], v, grad_outputs=weight, retain_graph=True)
-        estimates.append(g)
-    return torch.stack(estimates), rewards
+    score = (actions - mean) / std ** 2                                               # ∇_ŵ log π(a)
+    weight = (advantages.unsqueeze(-1) * score).mean(-3)                              # (R, B, d)
+    jacobian = torch.autograd.functional.jacobian(lambda x: final_estimate(sample_cov, w_star, x, k), v)
+    estimates = torch.einsum("rbi,bijk->rbjk", weight, jacobian)                     # (R, B, d, d)
+    return (estimates[0], rewards[0]) if single else (estimates, rewards)
 
 
-def train_os(sample_cov, w_star, start, k: int, steps: int, lr: float, optimizer: str = "gd"):
+def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str = "gd"):
     """Outcome-supervised training of Ṽ (W̃ = I) on fixed prompts; returns final Ṽ and loss history.
 
     sample_cov (R, B, d, d), w_star (R, B, d), start (R, d, d): R runs in one batched computation.
+    ``lr``: one step for every run, or (gradient descent only) one step per run, shape (R,): run r then
+    follows v_r <- v_r - lr_r ∇L_r exactly (its loss is weighted by lr_r under a unit step).
     """
     v = start.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([v], lr=lr) if optimizer == "adam" else torch.optim.SGD([v], lr=lr)
+    per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
+    if per_run and optimizer == "adam":
+        raise ValueError("train_os: per-run steps are defined for gradient descent only")
+    weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
+    step = 1.0 if per_run else lr
+    opt = torch.optim.Adam([v], lr=step) if optimizer == "adam" else torch.optim.SGD([v], lr=step)
     history = []
     for _ in range(steps):
         loss = os_loss(sample_cov, w_star, v, k)
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        (loss * weights if per_run else loss).sum().backward()
         opt.step()
         history.append(loss.detach())
     return v.detach(), torch.stack(history)

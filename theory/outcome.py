@@ -53,6 +53,24 @@ def claimed_os_gradient(v_block=sym.V, sample_cov=SAMPLE_COV, w_star=TASK, k: in
     return _sum([(m.T) ** j * m ** k * w_star * w_star.T * (m.T) ** (k - 1 - j) * sample_cov.T for j in range(k)])
 
 
+# Scalar symbols of the sharpness statement (eq. 6.1, Appendix E): ρ(M), ‖w*‖², ‖S‖_op.
+SPECTRAL_RADIUS = sp.Symbol("rho", nonnegative=True)
+TASK_NORM2 = sp.Symbol("w_norm2", nonnegative=True)
+DATA_NORM = sp.Symbol("S_op", nonnegative=True)
+
+
+def claimed_sharpness_scale(k: int):
+    """Eq. 6.1: near a global minimum the top Hessian eigenvalue scales as (1/B) Σ_τ k² ρ(M_τ)^{2k-2};
+    this is the per-prompt term k² ρ^{2k-2}."""
+    return sp.Integer(k) ** 2 * SPECTRAL_RADIUS ** (2 * k - 2)
+
+
+def claimed_sharpness_bound(k: int):
+    """Appendix E, per prompt, for the Hessian truncated to the term in which the differential acts on
+    M^k (near a global minimum): ‖H‖_op <= k² ρ(M)^{2k-2} ‖w*‖² ‖S‖_op."""
+    return claimed_sharpness_scale(k) * TASK_NORM2 * DATA_NORM
+
+
 def derive_os_loss(size: int = 2, k: int = 3) -> Derivation:
     """Unrolled recursion vs Prop. 6.1, for general W̃ and for W̃ = I (where it telescopes to M^k)."""
     v, w = sym.general_matrix("v", size), sym.general_matrix("u", size)
