@@ -4,8 +4,8 @@ Every random draw in the toolkit comes from ``numpy_rng(seed, *names)`` or
 ``torch_generator(seed, *names)``. The names ("sft", "prompts", "B=8", ...) are hashed into a
 ``numpy.random.SeedSequence`` spawn key, so two experiments never share draws by accident, adding an
 experiment never shifts another's draws, and the same (seed, names) is bitwise reproducible on CPU.
-This replaces hand-picked seed offsets, which collide silently (``seed + 21`` of one check is
-``seed' + 0`` of another).
+This replaces hand-picked seed offsets, which collide silently (an offset of 21 added to one
+check's seed is another check's seed plus 0).
 """
 from __future__ import annotations
 
