@@ -46,4 +46,4 @@ def figure4(small: bool = False, out_dir="figures/output", seed: int = 0):
     fig.suptitle(f"Fig. 4: LSA d={config['d']}, Adam {FIG4_LR}, {config['epochs']} epochs, {config['seeds']} seeds "
                  f"(batched), tested with k=1")
     fig.tight_layout()
-    return save(fig, data, "fig4" + ("_small" if small else ""), out_dir, config, started)
+    return save(fig, data, "fig4" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)

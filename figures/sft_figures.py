@@ -2,7 +2,8 @@
 
 Error plotted: the normalised post-test error Err = E‖ŵ - w*‖²/d on N(0, Σ_0 + Δ) (Prop. 5.1, exact
 given V~), mean ± 95% CI over seeds; F(β) of Theorem B.1 (γ = d/n) dashed where it is defined (r > 0).
-Φ columns come from the exact O(n + d) sampler (numerics.sft.task_moments), nested across B within a seed.
+Φ columns come from the exact O(n + d) sampler (numerics.sft.task_moments), nested across B within a seed;
+every curve draws from a named stream of one master seed (the r panels share their draws: common random numbers).
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import numpy as np
 from figures.common import FigureData, log_error_bars, mean_ci, plt, save
 from numerics.asymptotics import limit_error
 from numerics.experiments.sft import first_order_error, scaling_curve
-from numerics.sampling import make_generator
 from numerics.sft_setups import BlockSetup
 
 PAPER = {
@@ -43,7 +43,7 @@ def _theory(ax, data, panel, setup: BlockSetup, n, xs_beta, xs_plot, label):
     data.add(panel, label, xs_plot, values)
 
 
-def figure1(small: bool = False, out_dir="figures/output"):
+def figure1(small: bool = False, out_dir="figures/output", seed: int = 0):
     config = SMALL["fig1"] if small else PAPER["fig1"]
     started = time.perf_counter()
     d, m, sizes = config["d"], config["m"], list(config["sizes"])
@@ -53,7 +53,7 @@ def figure1(small: bool = False, out_dir="figures/output"):
         panel = f"r={r}"
         for n in config["ns"]:
             setup = BlockSetup(d, m, RHO, ETA, r)
-            errors = scaling_curve(setup, n, sizes, config["seeds"], generator=make_generator(n)) / d
+            errors = scaling_curve(setup, n, sizes, config["seeds"], seed, ("fig1", f"n={n}")) / d
             mean, low, high = mean_ci(errors)
             ax.errorbar(sizes, mean, yerr=log_error_bars(mean, low, high), marker="o", markersize=3, capsize=2,
                         label=f"n={n}")
@@ -67,10 +67,10 @@ def figure1(small: bool = False, out_dir="figures/output"):
     axes[0].legend()
     fig.suptitle(f"Fig. 1: SFT post-test error of V~* vs B (d={d}, m={m}, ρ={RHO}, η={ETA}); "
                  f"dashed: Thm B.1's F(β), the limit claimed for the first-order V~")
-    return save(fig, data, "fig1" + ("_small" if small else ""), out_dir, config, started)
+    return save(fig, data, "fig1" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)
 
 
-def figure2(small: bool = False, out_dir="figures/output"):
+def figure2(small: bool = False, out_dir="figures/output", seed: int = 0):
     config = SMALL["fig2"] if small else PAPER["fig2"]
     started = time.perf_counter()
     d, m, lengths = config["d"], config["m"], list(config["ns"])
@@ -80,8 +80,9 @@ def figure2(small: bool = False, out_dir="figures/output"):
         panel = f"r={r}"
         setup = BlockSetup(d, m, RHO, ETA, r)
         for prompts in config["Bs"]:
-            errors = np.stack([scaling_curve(setup, n, [prompts], config["seeds"],
-                                             generator=make_generator(prompts))[:, 0] for n in lengths], axis=1) / d
+            errors = np.stack([scaling_curve(setup, n, [prompts], config["seeds"], seed,
+                                             ("fig2", f"B={prompts}", f"n={n}"))[:, 0]
+                               for n in lengths], axis=1) / d
             mean, low, high = mean_ci(errors)
             ax.errorbar(lengths, mean, yerr=log_error_bars(mean, low, high), marker="o", markersize=3, capsize=2,
                         label=f"B={prompts}")
@@ -95,10 +96,10 @@ def figure2(small: bool = False, out_dir="figures/output"):
     axes[0].set_ylabel("post-test error / d")
     axes[0].legend()
     fig.suptitle(f"Fig. 2: SFT post-test error of V~* vs n (d={d}, m={m}); dashed: F(β) at γ = d/n")
-    return save(fig, data, "fig2" + ("_small" if small else ""), out_dir, config, started)
+    return save(fig, data, "fig2" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)
 
 
-def figure5(small: bool = False, out_dir="figures/output"):
+def figure5(small: bool = False, out_dir="figures/output", seed: int = 0):
     config = SMALL["fig5"] if small else PAPER["fig5"]
     started = time.perf_counter()
     d, m, sizes = config["d"], config["m"], list(config["sizes"])
@@ -107,9 +108,9 @@ def figure5(small: bool = False, out_dir="figures/output"):
     setup = BlockSetup(d, m, RHO, ETA, 0.1)
     for ax, n in zip(np.atleast_1d(axes), config["ns"]):
         panel = f"n={n}"
-        first = np.stack([first_order_error(setup, n, size, config["seeds"], generator=make_generator(size))
-                          for size in sizes], axis=1)
-        star = scaling_curve(setup, n, sizes, config["seeds"], generator=make_generator(n)) / d
+        first = np.stack([first_order_error(setup, n, size, config["seeds"], seed,
+                                            ("fig5 first order", f"n={n}", f"B={size}")) for size in sizes], axis=1)
+        star = scaling_curve(setup, n, sizes, config["seeds"], seed, ("fig5", f"n={n}")) / d
         for label, values, marker in (("Err(V~) first order", first, "o"), ("Err(V~*)", star, "s")):
             mean, low, high = mean_ci(values)
             ax.errorbar(sizes, mean, yerr=log_error_bars(mean, low, high), marker=marker, markersize=3, capsize=2,
@@ -123,4 +124,4 @@ def figure5(small: bool = False, out_dir="figures/output"):
         ax.set(yscale="log", xlabel="B", title=f"n = {n}", ylim=(0.5, 100))
         ax.legend()
     fig.suptitle(f"Fig. 5: F(β) vs simulated errors (d={d}, m={m}, ρ={RHO}, η={ETA}, r=0.1)")
-    return save(fig, data, "fig5" + ("_small" if small else ""), out_dir, config, started)
+    return save(fig, data, "fig5" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)

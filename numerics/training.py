@@ -114,7 +114,7 @@ def _population_loss(v_block, config: PretrainConfig, tensors):
     return DERIVED["one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n)
 
 
-def _sampled_loss(v_block, w_block, config: PretrainConfig, generator):
+def sampled_loss(v_block, w_block, config: PretrainConfig, generator):
     """Mean over fresh prompts of ‖ŵ_1 - w*‖² through the LSA, shape (R,)."""
     prompts = sample_prompts(config.n, config.prompts_per_step, config.covariance, mixture=config.mixture,
                              noise_std=config.noise_std, weight_std=config.weight_std, runs=config.runs,
@@ -153,7 +153,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
         if config.gradient == "population":
             per_run = _population_loss(v_block, config, tensors)
         else:
-            per_run = _sampled_loss(v_block, w_block, config, generator)
+            per_run = sampled_loss(v_block, w_block, config, generator)
         optimizer.zero_grad(set_to_none=True)
         per_run.sum().backward()   # runs are independent: the sum separates
         optimizer.step()

@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("name", choices=FIGURES, help="which figure")
     figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
     figure.add_argument("--out", default="figures/output", help="output directory")
+    figure.add_argument("--seed", type=int, default=0, help="master seed of the figure's random streams")
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     search.add_argument("claim", help="a claim id from `proofs-check list`")
@@ -177,9 +178,11 @@ def writable_directory(path: str) -> Path:
 
 def _figure(args) -> int:
     from figures import make_figure
+    from proofs_check.registry import check_seed
+    check_seed(args.seed)
     out = writable_directory(args.out)
     print(f"making {args.name}{' (small)' if args.small else ''} ...", file=sys.stderr, flush=True)
-    for path in make_figure(args.name, small=args.small, out_dir=out):
+    for path in make_figure(args.name, small=args.small, out_dir=out, seed=args.seed):
         print(path)
     return 0
 

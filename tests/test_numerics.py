@@ -9,7 +9,7 @@ from numerics.lsa import cot_rollout, lsa_layer, reduced_rollout, sparse_paramet
 from numerics.montecarlo import critical_value, estimate_mean, max_abs_z
 from numerics.sampling import (Mixture, covariance_with_condition, paper_covariance, paper_shift,
                                sample_prompts)
-from numerics.training import PretrainConfig, _sampled_loss, pretrain
+from numerics.training import PretrainConfig, sampled_loss, pretrain
 from numerics.validation import ValidationError
 
 
@@ -138,12 +138,12 @@ def test_runs_are_independent_in_one_batched_loss():
     config = PretrainConfig(d=3, n=5, runs=3, prompts_per_step=16).validated()
     v = (0.1 * torch.randn(3, 3, 3, dtype=torch.float64)).requires_grad_(True)
     w = torch.eye(3, dtype=torch.float64).expand(3, -1, -1)
-    per_run = _sampled_loss(v, w, config, torch.Generator().manual_seed(0))
+    per_run = sampled_loss(v, w, config, torch.Generator().manual_seed(0))
     per_run.sum().backward()
     batched_grad = v.grad.clone()
     for r in range(3):
         v.grad = None
-        per_run = _sampled_loss(v, w, config, torch.Generator().manual_seed(0))
+        per_run = sampled_loss(v, w, config, torch.Generator().manual_seed(0))
         per_run[r].backward()
         torch.testing.assert_close(v.grad[r], batched_grad[r])
         assert torch.all(v.grad[[i for i in range(3) if i != r]] == 0)
