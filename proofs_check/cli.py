@@ -1,4 +1,4 @@
-"""``proofs-check``: list, verify, all, fuzz, figure.
+"""``proofs-check``: list, verify, all, report, fuzz, figure.
 
 Exit codes: 0 every verdict is what the registry expects; 1 otherwise; 2 bad usage (one line on
 stderr naming the parameter and the constraint); 130 interrupted.
@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
+import textwrap
+import time
 from pathlib import Path
 
 from numerics.validation import ValidationError
@@ -17,9 +20,61 @@ FIGURES = ("fig1", "fig2", "fig4", "fig5")
 
 
 class OneLineParser(argparse.ArgumentParser):
+    """One-line usage errors (exit 2); an ``epilog_factory`` builds the epilog only when help is shown
+    (the claim list needs the registry; parsing arguments must not load it)."""
+
+    def __init__(self, *args, epilog_factory=None, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.epilog_factory = epilog_factory
+
     def error(self, message):
         print(f"proofs-check: error: {message}", file=sys.stderr)
         sys.exit(2)
+
+    def format_help(self):
+        if self.epilog_factory is not None:
+            factory, self.epilog_factory = self.epilog_factory, None
+            self.epilog = factory()
+        return super().format_help()
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default: ``(default: 0)``, ``(default: off)`` for a flag,
+    or the default in words where the help already says it (``default: all four``)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        return f"{text} (default: %(default)s)"
+
+
+def claims_epilog() -> str:
+    """The ``verify --help`` epilog: every registered claim with its kind, the levels it is checked at
+    and its parameters (defaults: ``proofs-check list``)."""
+    lines = ["Claim parameters are given as --NAME VALUE (e.g. --d 8 --n 32); each claim accepts only its",
+             "own, listed below (`proofs-check list` shows their defaults and the expected verdicts).", "",
+             "claims (kind; levels checked: S symbolic, N numeric, M montecarlo, T training; parameters):"]
+    try:
+        from proofs_check.registry import all_claims
+        from proofs_check.spec import LEVELS
+        from proofs_check.summary import INITIALS
+        claims = all_claims()
+    except Exception as error:   # a broken plug-in must not break --help
+        return "\n".join(lines[:2] + ["", f"(the claims could not be loaded: {error})"])
+    width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+    id_width = max((len(c.id) for c in claims), default=0)
+    kind_width = max((len(c.kind) for c in claims), default=0)
+    for claim in claims:
+        levels = " ".join(INITIALS[lv] if lv in claim.levels else "·" for lv in LEVELS)
+        head = f"  {claim.id.ljust(id_width)}  {claim.kind.ljust(kind_width)}  {levels}  "
+        parameters = " ".join(f"--{p.name.replace('_', '-')}" for p in claim.params) or "(none)"
+        lines.extend(textwrap.wrap(parameters, width=max(width, len(head) + 30), initial_indent=head,
+                                   subsequent_indent=" " * len(head)) or [head.rstrip()])
+    return "\n".join(lines)
 
 
 def _version() -> str:
@@ -38,8 +93,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.")
     parser.add_argument("--version", action=_Version, help="print the toolkit version and git commit")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for torch and BLAS (default: $PROOFS_CHECK_THREADS, else 1: small batched "
@@ -48,24 +102,33 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="every registered claim: kind, source, levels and expected verdicts")
     listing.add_argument("--json", action="store_true", help="one JSON object per claim")
     one = sub.add_parser("verify", help="verify one claim (claim parameters: --NAME VALUE, see `list`)",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                         epilog="Claim parameters are given as --NAME VALUE (e.g. --d 8 --n 32); `proofs-check "
-                                "list` shows each claim's parameters with their defaults.")
-    one.add_argument("claim", help="a claim id from `proofs-check list`")
+                         epilog_factory=claims_epilog)
+    one.add_argument("claim", help="a claim id (listed below)")
     one.add_argument("--level", choices=("symbolic", "numeric", "montecarlo", "training"), default=None,
                      help="one level (default: all four)")
     _common(one)
-    every = sub.add_parser("all", help="verify every claim at every level",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    every = sub.add_parser("all", help="verify every claim at every level")
     _common(every)
-    figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    report = sub.add_parser("report", help="write a readable report (HTML and/or Markdown) of every verdict",
+                            description="A self-contained report (HTML without JavaScript or network access, and "
+                                        "Markdown):\na claims x levels matrix of verdicts, then per claim its "
+                                        "source, statement, kind, conditions,\neach level's verdict with its named "
+                                        "metric, tolerance and parameters, counterexamples with\nreproduce "
+                                        "commands, the corrected sibling, versions and git commit.")
+    report.add_argument("--from", dest="source", metavar="RESULTS.json", default=None,
+                        help="render the records of a saved `proofs-check all --json` (or `verify --json`) without "
+                             "recomputing anything (default: run every claim now)")
+    report.add_argument("--out", default="report", metavar="DIR", help="output directory (report.html, report.md)")
+    report.add_argument("--format", choices=("html", "md", "both"), default="both", help="which file(s) to write")
+    report.add_argument("--seed", type=int, default=None,
+                        help="master seed of every random stream (default: 0; not with --from)")
+    report.add_argument("--quick", action="store_true", help="CI-sized samples and training (not with --from)")
+    figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)")
     figure.add_argument("name", choices=FIGURES, help="which figure")
     figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
     figure.add_argument("--out", default="figures/output", help="output directory")
     figure.add_argument("--seed", type=int, default=0, help="master seed of the figure's random streams")
-    search = sub.add_parser("fuzz", help="hypothesis search for a counterexample",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
     return parser
@@ -73,8 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common(parser):
     parser.add_argument("--seed", type=int, default=0, help="master seed of every random stream")
-    parser.add_argument("--json", action="store_true", help="print JSON records instead of the table")
+    parser.add_argument("--json", action="store_true", help="print JSON records (one per claim and level)")
     parser.add_argument("--quick", action="store_true", help="CI-sized samples and training")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="the full table (every level's metric, discrepancy, tolerance, time) and details")
 
 
 def claim_overrides(tokens: list[str]) -> dict:
@@ -98,28 +163,13 @@ def claim_overrides(tokens: list[str]) -> dict:
 
 # --------------------------------------------------------------------------- commands
 
-def _print_results(results, as_json: bool, details: bool) -> int:
-    from proofs_check.results import table
+def _print_results(results, as_json: bool, verbose: bool = False, per_level: bool = False,
+                   seconds: float | None = None) -> int:
     if as_json:
         print(results.to_json())
     else:
-        print(table(results))
-        shown = [r for r in results if details or not r.as_expected or r.verdict == "fails"]
-        if shown:
-            print("\ndetails:")
-            for r in shown:
-                print(f"- {r.claim} [{r.level}, {r.kind}] {r.verdict}: {r.detail}")
-                if r.counterexample:
-                    inside = r.counterexample["inside_paper_conditions"]
-                    print(f"  counterexample ({'inside' if inside else 'outside'} the stated conditions): "
-                          f"{r.counterexample['case']}")
-                if r.verdict in ("fails", "inconclusive"):
-                    print(f"  reproduce: {r.reproduce}")
-        counts = results.counts()
-        unexpected = len(results.unexpected)
-        print(f"\n{len(results)} checks: {counts.get('holds', 0)} hold, {counts.get('fails', 0)} fail, "
-              f"{counts.get('inconclusive', 0)} inconclusive, {counts.get('unchecked', 0)} unchecked; "
-              f"{unexpected} not as recorded in the registry")
+        from proofs_check.console import render, use_colour
+        print(render(results, verbose=verbose, per_level=per_level, seconds=seconds, colour=use_colour(sys.stdout)))
     return 0 if not results.unexpected else 1
 
 
@@ -187,16 +237,51 @@ def _figure(args) -> int:
     return 0
 
 
+def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool):
+    """verify() with progress on stderr (a terminal only, never with --json); returns (results, seconds)."""
+    from proofs_check.console import Progress
+    from proofs_check.registry import verify
+    progress = Progress(enabled=False if quiet else None)
+    started = time.perf_counter()
+    try:
+        results = verify(claim_id, level, seed, quick, progress=progress, **overrides)
+    finally:
+        progress.close()
+    return results, time.perf_counter() - started
+
+
 def _verify(args, extra: list[str]) -> int:
-    from proofs_check.registry import stderr_progress, verify
     overrides = claim_overrides(extra)
-    progress = None if args.json else stderr_progress
     if args.command == "all":
         if overrides:
             raise ValidationError(f"parameter '--{next(iter(overrides))}': `all` takes no claim parameters")
-        return _print_results(verify(None, None, args.seed, args.quick, progress=progress), args.json, False)
-    results = verify(args.claim, args.level, args.seed, args.quick, progress=progress, **overrides)
-    return _print_results(results, args.json, details=True)
+        results, seconds = _run_verify(None, None, args.seed, args.quick, {}, args.json)
+        return _print_results(results, args.json, args.verbose, seconds=seconds)
+    results, seconds = _run_verify(args.claim, args.level, args.seed, args.quick, overrides, args.json)
+    return _print_results(results, args.json, args.verbose, per_level=True, seconds=seconds)
+
+
+def _report(args) -> int:
+    from proofs_check.report import load_results, write_report
+    from proofs_check.summary import summary_line
+    if args.source is not None:
+        for given, name in ((args.seed is not None, "--seed"), (args.quick, "--quick")):
+            if given:
+                raise ValidationError(f"parameter '{name}': does not apply with --from (the saved records are "
+                                      f"rendered as they are, without recomputing)")
+        results, origin = load_results(args.source), args.source
+        out = writable_directory(args.out)
+    else:
+        from proofs_check.registry import check_seed
+        seed = check_seed(0 if args.seed is None else args.seed)
+        out = writable_directory(args.out)
+        results, _ = _run_verify(None, None, seed, args.quick, {}, False)
+        origin = None
+    formats = ("html", "md") if args.format == "both" else (args.format,)
+    for path in write_report(results, out, formats, origin=origin):
+        print(path)
+    print(summary_line(results))
+    return 0 if not results.unexpected else 1
 
 
 def main(argv=None) -> int:
@@ -214,6 +299,8 @@ def main(argv=None) -> int:
             return _fuzz(args)
         if args.command == "figure":
             return _figure(args)
+        if args.command == "report":
+            return _report(args)
         return _verify(args, extra)
     except ValidationError as error:
         print(f"proofs-check: error: {error}", file=sys.stderr)

@@ -25,6 +25,39 @@ def test_version_list_and_help(capsys):
     assert entries["wishart-moment"]["kind"] == "paper" and entries["wishart-moment"]["levels"]["numeric"] == "holds"
     assert main(["list"]) == 0
     assert "wishart-moment  [paper; Lemma A.2]" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["verify", "--help"])
+    text = capsys.readouterr().out
+    assert stop.value.code == 0 and "claims (kind; levels checked" in text
+    assert all(claim_id in text for claim_id in entries)
+    assert "wishart-moment" in text and "--samples" in text and "(default: 0)" in text
+
+
+def test_every_option_shows_its_default():
+    import argparse
+    from proofs_check.cli import HelpFormatter, build_parser
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in [("proofs-check", parser), *commands.items()]:
+        formatter = HelpFormatter(name)
+        for action in sub._actions:
+            if action.option_strings and action.default is not argparse.SUPPRESS:
+                assert "default" in formatter._get_help_string(action), (name, action.option_strings)
+
+
+def test_terminal_output_one_line_per_claim_failures_and_summary(capsys):
+    # a recorded failure: the claim line, the failures section with its reproduce command, the summary
+    assert main(["verify", "prop-B.2", "--level", "numeric", "--gamma-ratio", "0.5"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split()[:3] == ["prop-B.2", "paper", "N:fails"]
+    assert any("= failures =" in line for line in lines)
+    assert "    reproduce: proofs-check verify prop-B.2 --level numeric --seed 0 --gamma-ratio 0.5" in lines
+    assert "0 hold, 1 fail as recorded, 0 unchecked, 0 unexpected in" in lines[-1]
+    assert "\x1b[" not in captured.out and captured.err == ""     # no colour, no progress: not a terminal
+    assert main(["verify", "wishart-moment", "--level", "numeric", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:4] == ["claim", "level", "kind", "verdict"] and "details:" in out
 
 
 @pytest.mark.parametrize("argv", [
