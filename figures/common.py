@@ -16,6 +16,44 @@ from numerics.training import versions  # noqa: E402
 
 DEFAULT_OUT = Path("figures/output")
 
+# One colour scheme for every figure: Okabe-Ito (distinguishable with the common colour-vision deficiencies).
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+STYLE = {
+    "axes.prop_cycle": matplotlib.cycler(color=COLOURS),
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8, "figure.titlesize": 11,
+    "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150, "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+}
+CI_NOTE = "error bars: 95% normal-approximation confidence intervals of the mean over {seeds} seeds"
+
+
+def style():
+    """The shared style, as a context manager: ``with style(): fig, axes = ...``."""
+    return plt.rc_context(STYLE)
+
+
+def panel_letters(axes) -> None:
+    """(a), (b), ... in the top-left corner of each panel, in reading order."""
+    for index, ax in enumerate(np.ravel(axes)):
+        ax.text(-0.12, 1.06, f"({chr(ord('a') + index)})", transform=ax.transAxes, fontweight="bold",
+                va="bottom", ha="left")
+
+
+def spans_decades(*arrays, decades: float = 1.5) -> bool:
+    """Log scale only where the positive data span more than ``decades`` powers of ten."""
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])
+    values = values[np.isfinite(values)]
+    if values.size == 0 or np.any(values <= 0):
+        return False
+    return float(np.log10(values.max() / values.min())) > decades
+
+
+def integer_ticks(ax, values) -> None:
+    """Ticks exactly at the integer values plotted (k, B, n sweeps)."""
+    ax.set_xticks(list(values))
+    ax.set_xticklabels([str(int(v)) for v in values])
+    ax.minorticks_off()
+
 
 def mean_ci(samples: np.ndarray, axis: int = 0):
     """Mean and 95% normal-approximation interval over seeds (axis)."""

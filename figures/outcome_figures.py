@@ -13,8 +13,10 @@ import time
 
 import numpy as np
 
-from figures.common import FigureData, log_error_bars, mean_ci, plt, save
-from numerics.experiments.outcome import FIG4_LR, fig4_os, fig4_sft
+from figures.common import (CI_NOTE, COLOURS, FigureData, integer_ticks, mean_ci, panel_letters, plt, save,
+                            spans_decades, style)
+from numerics import sft
+from numerics.experiments.outcome import FIG4_LR, fig4_os, fig4_setup, fig4_sft
 
 PAPER = dict(d=100, seeds=10, epochs=130, base=dict(B=200, n=100, k=3), Bs=(25, 50, 100, 200, 400),
              ns=(25, 50, 100, 200), ks=(1, 2, 3, 4, 6))
@@ -22,28 +24,54 @@ SMALL = dict(d=10, seeds=3, epochs=30, base=dict(B=20, n=20, k=3), Bs=(5, 10, 20
              ks=(1, 2, 3, 4))
 
 
+K_LABEL = "k (CoT steps in post-training)"
+AXIS_LABELS = {"B": "B (post-training prompts)", "n": "n (prompt length)", "k": K_LABEL}
+
+
+def _start_loss(d: int, n: int) -> float:
+    """k = 1 post-test error of the pretrained start Ṽ_0 = -Γ_0⁻¹ on Σ_0 + Δ (exact, Prop. 5.1)."""
+    sigma0, shift = fig4_setup(d)
+    return float(sft.post_test_error(sft.pretrained_v(sigma0, n), sigma0 + shift, n))
+
+
 def figure4(small: bool = False, out_dir="figures/output", seed: int = 0):
+    """SFT and OS test loss against B, n and k with the LSA model (paper Fig. 4), with the pretrained start's
+    loss as a baseline (the stated protocol barely moves the model from it)."""
     config = SMALL if small else PAPER
     started = time.perf_counter()
     base = config["base"]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     data = FigureData()
     sweeps = (("B", config["Bs"]), ("n", config["ns"]), ("k", config["ks"]))
-    for row, (method, protocol) in enumerate((("SFT", fig4_sft), ("OS", fig4_os))):
-        for col, (name, values) in enumerate(sweeps):
-            losses = []
-            for value in values:
-                setting = {**base, name: value}
-                losses.append(protocol(config["d"], setting["B"], setting["n"], setting["k"], config["seeds"],
-                                       config["epochs"], seed, f"{name} sweep", f"{name}={value}"))
-            losses = np.stack(losses, axis=1)                    # (seeds, len(values))
-            mean, low, high = mean_ci(losses)
-            ax = axes[row, col]
-            ax.errorbar(values, mean, yerr=log_error_bars(mean, low, high), marker="o", capsize=3)
-            ax.set(yscale="log", xlabel=name, ylabel=f"{method} test loss (k=1)",
-                   title=f"{method} vs {name} (others: {', '.join(f'{k}={v}' for k, v in base.items() if k != name)})")
-            data.add(f"{method} vs {name}", method, values, mean, low, high, config["seeds"])
-    fig.suptitle(f"Fig. 4: LSA d={config['d']}, Adam {FIG4_LR}, {config['epochs']} epochs, {config['seeds']} seeds "
-                 f"(batched), tested with k=1")
-    fig.tight_layout()
+    with style():
+        fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+        for row, (method, protocol) in enumerate((("SFT", fig4_sft), ("OS", fig4_os))):
+            for col, (name, values) in enumerate(sweeps):
+                losses = []
+                for value in values:
+                    setting = {**base, name: value}
+                    losses.append(protocol(config["d"], setting["B"], setting["n"], setting["k"], config["seeds"],
+                                           config["epochs"], seed, f"{name} sweep", f"{name}={value}"))
+                losses = np.stack(losses, axis=1)                    # (seeds, len(values))
+                mean, low, high = mean_ci(losses)
+                ax = axes[row, col]
+                ax.errorbar(values, mean, yerr=[mean - low, high - mean], marker="o", markersize=4, capsize=3,
+                            linewidth=1, color=COLOURS[row], label=f"after {method}")
+                starts = [_start_loss(config["d"], {**base, name: v}["n"]) for v in values]
+                ax.plot(values, starts, linestyle="--", color="grey", linewidth=1, label="pretrained start")
+                data.add(f"{method} vs {name}", method, values, mean, low, high, config["seeds"])
+                data.add(f"{method} vs {name}", "pretrained start", values, np.array(starts))
+                log = spans_decades(mean, starts)
+                ax.set(xscale="log" if name != "k" else "linear", yscale="log" if log else "linear",
+                       xlabel=AXIS_LABELS[name], ylabel=f"{method} test loss E‖ŵ₁ − w*‖² (k = 1)",
+                       title=f"{method} against {name} ({', '.join(f'{k} = {v}' for k, v in base.items() if k != name)})")
+                integer_ticks(ax, values)
+                if not log:
+                    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+                ax.legend()
+        panel_letters(axes)
+        fig.suptitle(f"Fig. 4 — LSA post-training (d = {config['d']}, Adam {FIG4_LR:g}, {config['epochs']} epochs of "
+                     f"minibatches of 64, tested on Σ₀ + Δ with k = 1)")
+        fig.text(0.5, -0.01, CI_NOTE.format(seeds=config["seeds"]) + "; dashed: loss of the pretrained start "
+                 "Ṽ₀ = −Γ₀⁻¹", ha="center", fontsize=8)
+        fig.tight_layout()
     return save(fig, data, "fig4" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "recomputing anything (default: run every claim now)")
     report.add_argument("--out", default="report", metavar="DIR", help="output directory (report.html, report.md)")
     report.add_argument("--format", choices=("html", "md", "both"), default="both", help="which file(s) to write")
+    report.add_argument("--figures", default="figures/output", metavar="DIR",
+                        help="where `proofs-check figure` wrote its images; those found are embedded beside the claims "
+                             "they bear on")
     report.add_argument("--seed", type=int, default=None,
                         help="master seed of every random stream (default: 0; not with --from)")
     report.add_argument("--quick", action="store_true", help="CI-sized samples and training (not with --from)")
@@ -278,7 +281,7 @@ def _report(args) -> int:
         results, _ = _run_verify(None, None, seed, args.quick, {}, False)
         origin = None
     formats = ("html", "md") if args.format == "both" else (args.format,)
-    for path in write_report(results, out, formats, origin=origin):
+    for path in write_report(results, out, formats, origin=origin, figures_dir=args.figures):
         print(path)
     print(summary_line(results))
     return 0 if not results.unexpected else 1

@@ -162,7 +162,28 @@ def _distinct(values) -> list:
     return out
 
 
-def build_context(results, origin: str | None = None, registry: dict | None = None) -> dict:
+def figures_for(claim_id: str, figures_dir) -> list[dict]:
+    """The paper's figures that bear on a claim, with the image embedded (data URI, no network) when
+    ``figures_dir`` holds it (the paper-scale ``figN.png`` first, else ``figN_small.png``)."""
+    import base64
+    from figures import FIGURE_CLAIMS, FIGURE_TITLES
+    out = []
+    for name, claims in FIGURE_CLAIMS.items():
+        if claim_id not in claims:
+            continue
+        entry = {"name": name, "title": FIGURE_TITLES[name], "command": f"proofs-check figure {name}",
+                 "path": None, "data_uri": None}
+        for candidate in (f"{name}.png", f"{name}_small.png") if figures_dir else ():
+            path = Path(figures_dir) / candidate
+            if path.is_file():
+                entry["path"] = str(path)
+                entry["data_uri"] = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+                break
+        out.append(entry)
+    return out
+
+
+def build_context(results, origin: str | None = None, registry: dict | None = None, figures_dir=None) -> dict:
     """Everything the templates show, as plain data (strings, numbers, lists, dicts)."""
     results = Results(results)
     registry = _registry() if registry is None else registry
@@ -190,6 +211,7 @@ def build_context(results, origin: str | None = None, registry: dict | None = No
             "registered": registered is not None,
             "conditions": conditions, "conditions_from": conditions_from,
             "corrects": sibling["corrects"], "corrected_by": sibling["corrected_by"],
+            "figures": figures_for(claim_id, figures_dir),
             "levels": level_contexts,
             "unchecked": [lv for lv in level_contexts if lv["verdict"] == "unchecked"],
             "checked": [lv for lv in level_contexts if lv["verdict"] != "unchecked"],
@@ -267,9 +289,10 @@ def render_markdown(context: dict) -> str:
 
 
 def write_report(results, out_dir, formats=("html", "md"), origin: str | None = None,
-                 registry: dict | None = None) -> list[Path]:
-    """Write ``report.html`` and/or ``report.md`` into ``out_dir``; returns the paths written."""
-    context = build_context(results, origin, registry)
+                 registry: dict | None = None, figures_dir=None) -> list[Path]:
+    """Write ``report.html`` and/or ``report.md`` into ``out_dir``; returns the paths written. Figures found
+    in ``figures_dir`` are embedded beside the claims they bear on."""
+    context = build_context(results, origin, registry, figures_dir)
     out_dir = Path(out_dir)
     written = []
     for kind in formats:

@@ -77,12 +77,3 @@ def test_policy_gradient_claim_holds():
     assert result.verdict == "holds", result.detail
     starvation = result.record["nonzero_reward_fraction_by_extra_distance"]
     assert starvation[4.0] < starvation[0.5]
-
-
-def test_figure4_small(tmp_path):
-    from figures.outcome_figures import figure4
-    paths = figure4(small=True, out_dir=tmp_path)
-    assert {path.name for path in paths} >= {"fig4_small.csv", "fig4_small.png"}
-    rows = (tmp_path / "fig4_small.csv").read_text().splitlines()
-    assert len(rows) > 10 and rows[0] == "panel,series,x,y,ci_low,ci_high,seeds"
-    assert {row.split(",")[0] for row in rows[1:]} == {f"{m} vs {x}" for m in ("SFT", "OS") for x in "Bnk"}

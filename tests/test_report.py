@@ -259,3 +259,12 @@ def test_report_without_from_runs_verify(records, tmp_path, capsys, monkeypatch)
     assert calls == [(None, None, 7, True)]
     html_text = (tmp_path / "report.html").read_text()
     assert "computed by this run" in html_text and not (tmp_path / "report.md").exists()
+
+
+def test_figures_that_bear_on_a_claim_are_listed_and_embedded(tmp_path):
+    from proofs_check.report import figures_for
+    assert [f["name"] for f in figures_for("sft-data-scaling", None)] == ["fig1", "fig2"]
+    (tmp_path / "fig5_small.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (entry,) = figures_for("thm-B.1", tmp_path)
+    assert entry["data_uri"].startswith("data:image/png;base64,") and entry["path"].endswith("fig5_small.png")
+    assert figures_for("wishart-moment", tmp_path) == []
