@@ -12,7 +12,24 @@ def embed_prompt(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> t
     """Z = [context columns [x_j; y_j; 0_d; 0] | CoT columns [0_d; 0; ŵ_i; 1]].
 
     x: (..., n, d), y: (..., n), estimates: (..., k, d)  ->  Z: (..., 2d+2, n+k)
+
+    Without a gradient to carry (e.g. pretraining's one step from ŵ_0 = 0) Z is written into one
+    zero-filled buffer (about 2x faster at d = 6); with one, by concatenation, whose backward is cheaper
+    than that of slice assignment. Both give the same Z, bitwise.
     """
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or estimates.requires_grad):
+        return _embed_by_concatenation(x, y, estimates)
+    *batch, n, d = x.shape
+    k = estimates.shape[-2]
+    prompt = x.new_zeros(*batch, n + k, 2 * d + 2)
+    prompt[..., :n, :d] = x
+    prompt[..., :n, d] = y
+    prompt[..., n:, d + 1:2 * d + 1] = estimates
+    prompt[..., n:, -1] = 1.0
+    return prompt.transpose(-1, -2)
+
+
+def _embed_by_concatenation(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
     *batch, n, d = x.shape
     k = estimates.shape[-2]
     context = torch.cat([x, y.unsqueeze(-1), x.new_zeros(*batch, n, d + 1)], dim=-1)    # (..., n, D)
@@ -39,7 +56,53 @@ def lsa_layer(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor
 
 
 def lsa_last_column(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor, n: int) -> torch.Tensor:
-    """Last column of f(Z) only, without forming the N x N attention: (..., D)."""
+    """Last column of f(Z) only, without forming the N x N attention: (..., D).
+
+    prompt (..., D, N); value, key_query broadcastable to (..., D, D) under torch's matmul rules. When the
+    parameters are the same for every prompt of the prompt axis (the axis just before (D, N): size 1 there,
+    e.g. ``value.unsqueeze(-3)``, or no batch axes at all), the two parameter products are computed as
+    one matrix multiply over all prompts (:func:`lsa_last_column_shared`): no per-prompt copy of V and W
+    or of their gradients. Per-prompt parameters take the broadcast form (:func:`_lsa_last_column_reference`).
+    """
+    shared_value, shared_key_query = _shared(value, prompt.dim()), _shared(key_query, prompt.dim())
+    if shared_value is None or shared_key_query is None:
+        return _lsa_last_column_reference(prompt, value, key_query, n)
+    return lsa_last_column_shared(prompt, shared_value, shared_key_query, n)
+
+
+def lsa_last_column_shared(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor,
+                           n: int) -> torch.Tensor:
+    """Last column of f(Z) for prompts (..., B, D, N) sharing parameters (..., D, D) over the prompt axis B.
+
+    (W z_b)ᵀ = z_bᵀ Wᵀ for every prompt b, so the B queries are one (B, D) @ (D, D) product per parameter
+    batch, and likewise V times the B attention-weighted sums. Equals :func:`_lsa_last_column_reference`
+    with V, W unsqueezed at -3, to rounding (tests/test_numerics.py).
+    """
+    last = prompt[..., -1]                                                    # (..., B, D)
+    query = last @ key_query.transpose(-1, -2)                                # (..., B, D): W z_b, all b at once
+    scores = prompt.transpose(-1, -2) @ query.unsqueeze(-1)                   # (..., B, N, 1)
+    mixed = (prompt @ scores).squeeze(-1)                                     # (..., B, D)
+    return last + (mixed @ value.transpose(-1, -2)) / n                       # V (Z scores), all b at once
+
+
+def _shared(parameter: torch.Tensor, prompt_dims: int):
+    """The parameter without its prompt axis when it is constant over that axis, else None.
+
+    The prompt axis of a prompt (..., B, D, N) is its dimension -3; aligned right, a parameter
+    (..., D, D) is constant over it when it has size 1 there or does not reach it."""
+    if prompt_dims < 3:
+        return None
+    if parameter.dim() < prompt_dims:
+        parameter = parameter.reshape((1,) * (prompt_dims - parameter.dim()) + tuple(parameter.shape))
+    if parameter.shape[-3] != 1:
+        return None
+    return parameter.squeeze(-3)
+
+
+def _lsa_last_column_reference(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor,
+                               n: int) -> torch.Tensor:
+    """The broadcast form: V, W (..., 1, D, D) @ per-prompt (..., B, D, 1) materialises one copy of the
+    parameters (and of their gradients) per prompt. Kept as the reference for tests and benchmarks."""
     last = prompt[..., -1]                                                    # (..., D)
     scores = prompt.transpose(-1, -2) @ (key_query @ last.unsqueeze(-1))      # (..., N, 1)
     return last + (value @ (prompt @ scores)).squeeze(-1) / n
@@ -54,7 +117,7 @@ def cot_rollout(x: torch.Tensor, y: torch.Tensor, v_block: torch.Tensor, w_block
     """
     n, d = x.shape[-2], x.shape[-1]
     value, key_query = sparse_parameters(v_block, w_block)
-    value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)           # broadcast over B
+    value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)           # constant over the prompt axis B
     estimates = x.new_zeros(*x.shape[:-2], 1, d)
     for _ in range(steps):
         prompt = embed_prompt(x, y, estimates)
@@ -67,11 +130,31 @@ def cot_rollout(x: torch.Tensor, y: torch.Tensor, v_block: torch.Tensor, w_block
 
 
 def reduced_rollout(sample_cov: torch.Tensor, cross_moment: torch.Tensor, v_block: torch.Tensor,
-                    w_block: torch.Tensor, steps: int) -> torch.Tensor:
+                    w_block: torch.Tensor | None, steps: int, last_only: bool = False) -> torch.Tensor:
     """ŵ_{i+1} = ŵ_i + Ṽ (S W̃ ŵ_i - h), h = (1/n) Σ x_j y_j (= S w* without noise).
 
-    sample_cov: (..., B, d, d), cross_moment: (..., B, d); returns (..., B, k+1, d).
+    sample_cov: (..., B, d, d), cross_moment: (..., B, d); v_block, w_block (..., d, d), shared by the B
+    prompts: the products with Ṽ and W̃ are one matrix multiply over all prompts, (..., B, d) @ (..., d, d)ᵀ,
+    with no per-prompt copy of the parameters (as :func:`lsa_last_column_shared`). ``w_block=None`` is W̃ = I
+    (the product with I is skipped: the same numbers wherever they are finite). Returns (..., B, k+1, d), or
+    with ``last_only`` ŵ_k alone, (..., B, d), without stacking the history (the same values and gradients).
     """
+    v_t = v_block.transpose(-1, -2)
+    w_t = None if w_block is None else w_block.transpose(-1, -2)
+    estimate = torch.zeros_like(cross_moment)
+    history = [estimate]
+    for _ in range(steps):
+        keyed = estimate if w_t is None else estimate @ w_t
+        inner = (sample_cov @ keyed.unsqueeze(-1)).squeeze(-1) - cross_moment
+        estimate = estimate + inner @ v_t
+        if not last_only:
+            history.append(estimate)
+    return estimate if last_only else torch.stack(history, dim=-2)
+
+
+def _reduced_rollout_reference(sample_cov: torch.Tensor, cross_moment: torch.Tensor, v_block: torch.Tensor,
+                               w_block: torch.Tensor, steps: int) -> torch.Tensor:
+    """:func:`reduced_rollout` with Ṽ, W̃ broadcast per prompt ((..., 1, d, d) @ (..., B, d, 1)): the reference."""
     v, w = v_block.unsqueeze(-3), w_block.unsqueeze(-3)
     estimate = torch.zeros_like(cross_moment)
     history = [estimate]

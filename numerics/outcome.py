@@ -20,7 +20,7 @@ def final_estimate(sample_cov, w_star, v_block, k: int, prompts=None):
     if prompts is not None:
         return cot_rollout(prompts.x, prompts.y, v_block, eye.expand_as(v_block), k)[..., -1, :]
     h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)
-    return reduced_rollout(sample_cov, h, v_block, eye.expand_as(v_block), k)[..., -1, :]
+    return reduced_rollout(sample_cov, h, v_block, None, k, last_only=True)   # None: W̃ = I
 
 
 def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):

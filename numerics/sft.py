@@ -7,7 +7,7 @@ import torch
 
 from numerics import validation as check
 from numerics.compile import compile_expression
-from numerics.lsa import embed_prompt, lsa_last_column, sparse_parameters
+from numerics.lsa import embed_prompt, lsa_last_column, lsa_last_column_shared, sparse_parameters
 from numerics.sampling import covariance_factor, standard_normal
 from theory import pretraining as pretraining_theory
 from theory import sft as theory
@@ -103,11 +103,44 @@ def geometric_targets(w_star: torch.Tensor, k: int, eta: float) -> torch.Tensor:
     return (1 - powers)[:, None] * w_star.unsqueeze(-2)
 
 
-def teacher_forced_loss(x, y, w_star, v_block, w_block, k: int, eta: float) -> torch.Tensor:
+def teacher_forced_prompts(x, y, w_star, k: int, eta: float):
+    """The k+1 teacher-forced prompts Z_0..Z_k and their goals, which do not depend on (Ṽ, W̃): built once
+    for a whole optimisation instead of once per loss evaluation.
+
+    Z_i = [context | w_0..w_i] has n+i+1 columns; the prompts are stacked on the prompt axis, step-major,
+    as (..., (k+1)·B, D, n+k+1), Z_i preceded by k-i zero columns. A zero column adds exactly nothing to
+    f(Z)'s last column (Σ_j z_j (z_jᵀ W z_last) / n with the explicit 1/n), so every stacked last column is
+    that of Z_i itself; one LSA call then serves all k+1 steps. Returns (prompts, goals (..., (k+1)·B, D), n).
+    """
+    *batch, prompts, n, d = x.shape
+    targets = geometric_targets(w_star, k, eta)                                     # (..., B, k+2, d)
+    full = embed_prompt(x, y, targets[..., :k + 1, :])                              # Z_k: (..., B, D, n+k+1)
+    zeros = full.new_zeros(*full.shape[:-1], k)
+    # Z_i: the first n+i+1 columns of Z_k, after k-i zero columns
+    stacked = [torch.cat([zeros[..., :k - i], full[..., :n + i + 1]], dim=-1) for i in range(k)] + [full]
+    prompt = torch.stack(stacked, dim=-4).reshape(*batch, (k + 1) * prompts, *full.shape[-2:])
+    cot = targets[..., 1:, :]                                                       # w_1..w_{k+1}: (..., B, k+1, d)
+    goals = torch.cat([cot.new_zeros(*cot.shape[:-1], d + 1), cot, cot.new_ones(*cot.shape[:-1], 1)], dim=-1)
+    goals = goals.transpose(-2, -3).reshape(*batch, (k + 1) * prompts, 2 * d + 2)
+    return prompt, goals, n
+
+
+def teacher_forced_loss(x, y, w_star, v_block, w_block, k: int, eta: float, prepared=None) -> torch.Tensor:
     """(1/2B) Σ_τ Σ_{i=0}^{k} ‖f(Z_{i,τ})[:, last] - (0, 0, w_{i+1}, 1)‖² through the full LSA.
 
     x (..., B, n, d), y (..., B, n), w_star (..., B, d); v_block, w_block (..., d, d). Returns (...).
+    ``prepared``: :func:`teacher_forced_prompts` of the same (x, y, w_star, k, eta), to reuse across calls.
     """
+    prompts = x.shape[-3]
+    prompt, goals, n = teacher_forced_prompts(x, y, w_star, k, eta) if prepared is None else prepared
+    value, key_query = sparse_parameters(v_block, w_block)
+    column = lsa_last_column_shared(prompt, value, key_query, n)                    # (..., (k+1)·B, D)
+    residual = ((column - goals) ** 2).sum(-1)
+    return residual.reshape(*residual.shape[:-1], k + 1, prompts).sum(-2).mean(-1) / 2
+
+
+def _reference_teacher_forced_loss(x, y, w_star, v_block, w_block, k: int, eta: float) -> torch.Tensor:
+    """The loss one CoT step at a time (k+1 LSA calls, each prompt built afresh): the reference for tests."""
     n, d = x.shape[-2], x.shape[-1]
     value, key_query = sparse_parameters(v_block, w_block)
     value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)
@@ -132,12 +165,13 @@ def solve_regularised(x, y, w_star, k, eta, lam, anchor_v, joint: bool, start=No
     v = (anchor.clone() if start is None else start[0].clone()).requires_grad_(True)
     w = (eye.clone() if start is None else start[1].clone()).requires_grad_(joint)
     params = [v, w] if joint else [v]
+    prepared = teacher_forced_prompts(x, y, w_star, k, eta)
     optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, tolerance_grad=1e-14,
                                   tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        objective = teacher_forced_loss(x, y, w_star, v, w, k, eta) \
+        objective = teacher_forced_loss(x, y, w_star, v, w, k, eta, prepared) \
             + lam * ((v - anchor) ** 2).sum() + lam * ((w - eye) ** 2).sum()
         objective.backward()
         return objective
@@ -167,15 +201,36 @@ def train_sft(x, y, w_star, start, k: int, eta: float, steps: int, lr: float, op
     x (R, B, n, d), y (R, B, n), w_star (R, B, d), start (R, d, d). ``optimizer``: "gd" (plain gradient
     descent at step ``lr``) or "adam". Returns the final V~ (R, d, d) and the loss history (steps, R).
     """
-    d = x.shape[-1]
-    v = start.detach().clone().requires_grad_(True)
-    eye = torch.eye(d, dtype=x.dtype).expand_as(v)
-    opt = torch.optim.Adam([v], lr=lr) if optimizer == "adam" else torch.optim.SGD([v], lr=lr)
+    ((v, history),) = train_sft_together(x, y, w_star, start, k, eta, steps, [(lr, optimizer)])
+    return v, history
+
+
+def train_sft_together(x, y, w_star, start, k: int, eta: float, steps: int, settings):
+    """:func:`train_sft` for several (lr, optimizer) settings from the same start on the same prompts, in one
+    batched forward and backward pass per step: each setting's runs are their own leaf tensor, stacked on the
+    runs axis for the loss, so each follows exactly the trajectory it would follow alone (per-run losses do
+    not interact; each optimizer steps only its own leaf). Returns [(final V~, loss history)] per setting.
+    """
+    d, count = x.shape[-1], len(settings)
+    leaves, optimizers = [], []
+    for lr, kind in settings:
+        leaf = start.detach().clone().requires_grad_(True)
+        leaves.append(leaf)
+        optimizers.append(torch.optim.Adam([leaf], lr=lr) if kind == "adam" else torch.optim.SGD([leaf], lr=lr))
+    prompt, goals, n = teacher_forced_prompts(x, y, w_star, k, eta)
+    if count > 1:   # the prompts once per setting, on the runs axis (the parameters are not copied per prompt)
+        prompt, goals = torch.cat([prompt] * count), torch.cat([goals] * count)
+    runs = start.shape[0]
+    eye = torch.eye(d, dtype=x.dtype).expand(count * runs, d, d)
     history = []
     for _ in range(steps):
-        loss = teacher_forced_loss(x, y, w_star, v, eye, k, eta)
-        opt.zero_grad(set_to_none=True)
+        v = leaves[0] if count == 1 else torch.cat(leaves)
+        loss = teacher_forced_loss(x, y, w_star, v, eye, k, eta, (prompt, goals, n))
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         loss.sum().backward()
-        opt.step()
+        for opt in optimizers:
+            opt.step()
         history.append(loss.detach())
-    return v.detach(), torch.stack(history)
+    history = torch.stack(history)                                                  # (steps, count·R)
+    return [(leaf.detach(), history[:, j * runs:(j + 1) * runs]) for j, leaf in enumerate(leaves)]

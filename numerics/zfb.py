@@ -20,7 +20,21 @@ from numerics.training import default_device, versions
 
 
 def zfb_predict(x, y, x_query, value_scale, key_query_block):
-    """ŷ_q through the full (d+1)-dim LSA. x (R,B,N,d), y (R,B,N), x_query (R,B,d); u (R,), W_11 (R,d,d)."""
+    """ŷ_q through the full (d+1)-dim LSA. x (R,B,N,d), y (R,B,N), x_query (R,B,d); u (R,), W_11 (R,d,d).
+
+    The query column of f(E) is W^{PV} E M Eᵀ (W^{KQ} e_q) / N: the products with the parameters are one
+    matrix multiply over all B prompts ((R, B, d+1) @ (R, d+1, d+1)ᵀ) and the attention is two matrix-vector
+    products per prompt, never a per-prompt copy of the parameters or a (d+1) x (d+1) matrix per prompt.
+    Equals :func:`_zfb_predict_reference` (the product left to right) to rounding."""
+    value, key_query, context, query = _zfb_parts(x, y, x_query, value_scale, key_query_block)
+    d = x.shape[-1]
+    keyed = query @ key_query.transpose(-1, -2)                            # W^{KQ} e_q: (R, B, d+1)
+    scores = context @ keyed.unsqueeze(-1)                                 # e_iᵀ W^{KQ} e_q: (R, B, N, 1)
+    attended = (context.transpose(-1, -2) @ scores).squeeze(-1) / x.shape[-2]   # E M Eᵀ W^{KQ} e_q / N
+    return (attended @ value.transpose(-1, -2))[..., d]
+
+
+def _zfb_parts(x, y, x_query, value_scale, key_query_block):
     runs, d = value_scale.shape[0], x.shape[-1]
     size = d + 1
     context = torch.cat([x, y.unsqueeze(-1)], dim=-1)                      # (R, B, N, d+1)
@@ -29,6 +43,13 @@ def zfb_predict(x, y, x_query, value_scale, key_query_block):
     value[:, d, d] = value_scale
     key_query = x.new_zeros(runs, size, size)
     key_query[:, :d, :d] = key_query_block
+    return value, key_query, context, query
+
+
+def _zfb_predict_reference(x, y, x_query, value_scale, key_query_block):
+    """The product left to right with the parameters broadcast per prompt: the reference for tests."""
+    value, key_query, context, query = _zfb_parts(x, y, x_query, value_scale, key_query_block)
+    d = x.shape[-1]
     keys = context.transpose(-1, -2) @ context / x.shape[-2]              # E M Eᵀ / N: (R, B, d+1, d+1)
     out = value[:, None] @ keys @ key_query[:, None] @ query.unsqueeze(-1)  # (R, B, d+1, 1)
     return out[..., d, 0]

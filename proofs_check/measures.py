@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.montecarlo import estimate_mean
+from numerics.lazy import lazy_module
 from numerics.streams import stream_seed
 from proofs_check.spec import Case
-from theory.derivation import is_zero
+
+montecarlo = lazy_module("numerics.montecarlo")   # torch: imported by the first Monte Carlo measurement
+derivations_module = lazy_module("theory.derivation")   # sympy: imported by the first symbolic measurement
 
 
 def identities(derivations, label: str, **context) -> Case:
@@ -18,7 +20,7 @@ def identities(derivations, label: str, **context) -> Case:
     for derivation in derivations:
         for name, expr in derivation.identities.items():
             names.append(f"{derivation.name}: {name}")
-            if not is_zero(expr):
+            if not derivations_module.is_zero(expr):
                 nonzero.append(names[-1])
     assumptions = sorted({a for dv in derivations for a in dv.assumptions})
     return Case(label, {"nonzero": len(nonzero), "identities": names, "nonvanishing": nonzero},
@@ -50,7 +52,7 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
     theory = np.asarray(theory, dtype=float).ravel()
     samples = int(params["samples"])
     names = (*stream, "recheck") if params.get("recheck") else stream
-    result = estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
+    result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
     norm = max(float(np.linalg.norm(theory)), 1e-12)
     floor = 1e-12 * max(1.0, float(np.max(np.abs(theory))))

@@ -188,6 +188,31 @@ def test_os_hessian_top_at_k_1():
         assert abs(tops[r] - np.linalg.eigvalsh(h.T @ h / 5)[-1]) < 1e-9 * tops[r]
 
 
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_batched_os_hessian_equals_one_hessian_per_run(k):
+    data = sample_prompts(6, 5, SIGMA0, runs=3, seed=k)
+    v = torch.as_tensor(experiment.pretrained_start(SIGMA0, 6)).expand(3, -1, -1)
+    batched = experiment.os_hessian_top(data.sample_covariance, data.w_star, v, k)
+    per_run = experiment._os_hessian_top_reference(data.sample_covariance, data.w_star, v, k)
+    np.testing.assert_allclose(batched, per_run, rtol=1e-12)
+
+
+def test_stacked_os_arms_follow_each_arm_trained_alone():
+    """Arms stacked on the runs axis (os_post_test_stacked) = os_post_test per arm, to rounding: a scalar
+    step, a per-run step, and different data and test covariances."""
+    n, v0 = 16, experiment.pretrained_start(SIGMA0, 16)
+    arms = []
+    for radius, lr in ((0.5, 0.05), (3.0, np.array([0.01, 0.02]))):
+        shift = experiment.shift_for_radius(SIGMA0, n, radius, 0)
+        arms.append((experiment.os_prompts(SIGMA0, shift, n, 4, 2, 0, "stacked test", str(radius)), shift, lr))
+    stacked = experiment.os_post_test_stacked([(data, SIGMA0 + shift, lr) for data, shift, lr in arms], v0, 2, 30)
+    for (data, shift, lr), together in zip(arms, stacked):
+        alone = experiment.os_post_test(data, SIGMA0, shift, v0, 2, lr, 30)
+        assert set(together) == set(alone)
+        for key in alone:
+            np.testing.assert_allclose(together[key], alone[key], rtol=1e-10)
+
+
 def test_os_runs_follow_gradient_descent_on_the_printed_gradient():
     shift = experiment.shift_for_radius(SIGMA0, 32, 0.7, 0)
     run = experiment.os_runs(SIGMA0, shift, 32, 6, 2, 25, 2, 0, stream=("gd",))

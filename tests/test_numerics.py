@@ -5,7 +5,9 @@ import torch
 from hypothesis import given, strategies as st
 
 from numerics import closed_forms
-from numerics.lsa import cot_rollout, lsa_layer, reduced_rollout, sparse_parameters, embed_prompt
+from numerics.lsa import (_embed_by_concatenation, _lsa_last_column_reference, _reduced_rollout_reference,
+                          cot_rollout, embed_prompt, lsa_last_column, lsa_last_column_shared, lsa_layer,
+                          reduced_rollout, sparse_parameters)
 from numerics.montecarlo import critical_value, estimate_mean, max_abs_z
 from numerics.sampling import (Mixture, covariance_with_condition, paper_covariance, paper_shift,
                                sample_prompts)
@@ -97,6 +99,134 @@ def test_full_lsa_equals_reduced_recursion(d, n, steps, seed, noise):
     torch.testing.assert_close(fast, full, rtol=1e-10, atol=1e-10)
 
 
+# prompt batch shape, parameter batch shape (the parameters are shared over the prompt axis, the last batch axis)
+SHARED_SHAPES = [((5,), ()), ((3, 5), (3,)), ((2, 3, 4), (2, 3)), ((3, 1), (3,)), ((2, 3, 4), (1, 3)),
+                 ((2, 3, 4), ())]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("prompt_batch, parameter_batch", SHARED_SHAPES)
+def test_shared_parameter_products_equal_the_broadcast_form(prompt_batch, parameter_batch, dtype, tolerance):
+    """One matmul over all prompts gives the broadcast form's values and autograd gradients to rounding."""
+    d, n, cot = 3, 4, 2
+    g = torch.Generator().manual_seed(len(prompt_batch) * 10 + len(parameter_batch))
+    x = torch.randn(*prompt_batch, n, d, generator=g, dtype=torch.float64).to(dtype)
+    y = torch.randn(*prompt_batch, n, generator=g, dtype=torch.float64).to(dtype)
+    estimates = torch.randn(*prompt_batch, cot, d, generator=g, dtype=torch.float64).to(dtype)
+    blocks = [torch.randn(*parameter_batch, d, d, generator=g, dtype=torch.float64).to(dtype) for _ in range(2)]
+    prompt = embed_prompt(x, y, estimates)
+    weights = torch.randn(*prompt_batch, 2 * d + 2, generator=g, dtype=torch.float64).to(dtype)
+
+    def run(form):
+        leaves = [b.clone().requires_grad_(True) for b in blocks]
+        value, key_query = sparse_parameters(*leaves)
+        column = form(prompt, value, key_query)
+        (column * weights).sum().backward()
+        return column.detach(), [leaf.grad for leaf in leaves]
+
+    def reference(z, value, key_query):   # the broadcast form: parameters unsqueezed over the prompt axis
+        return _lsa_last_column_reference(z, value.unsqueeze(-3), key_query.unsqueeze(-3), n)
+
+    forms = {"dispatch": lambda z, v, w: lsa_last_column(z, v.unsqueeze(-3), w.unsqueeze(-3), n),
+             "shared": lambda z, v, w: lsa_last_column_shared(z, v, w, n)}
+    expected, expected_grads = run(reference)
+    scale = max(expected.abs().max().item(), 1.0)
+    for name, form in forms.items():
+        column, grads = run(form)
+        assert column.shape == expected.shape and column.dtype == dtype, name
+        assert (column - expected).abs().max().item() <= tolerance * scale, name
+        for grad, want in zip(grads, expected_grads):
+            assert grad.shape == want.shape, name
+            assert (grad - want).abs().max().item() <= tolerance * max(want.abs().max().item(), 1.0), name
+
+
+def test_per_prompt_parameters_take_the_broadcast_form():
+    """Parameters that differ across the prompt axis are not shared: the dispatcher keeps the reference."""
+    d, n = 2, 3
+    g = torch.Generator().manual_seed(0)
+    prompt = embed_prompt(torch.randn(4, n, d, generator=g, dtype=torch.float64),
+                          torch.randn(4, n, generator=g, dtype=torch.float64),
+                          torch.randn(4, 1, d, generator=g, dtype=torch.float64))
+    value, key_query = sparse_parameters(torch.randn(4, d, d, generator=g, dtype=torch.float64),
+                                         torch.randn(4, d, d, generator=g, dtype=torch.float64))
+    assert torch.equal(lsa_last_column(prompt, value, key_query, n),
+                       _lsa_last_column_reference(prompt, value, key_query, n))
+    # and the reference is the last column of the whole layer
+    torch.testing.assert_close(lsa_layer(prompt, value, key_query, n)[..., -1],
+                               lsa_last_column(prompt, value, key_query, n), rtol=1e-12, atol=1e-12)
+
+
+def test_cot_rollout_gradients_match_the_broadcast_form(monkeypatch):
+    """cot_rollout through the shared products vs the same rollout through the broadcast form."""
+    import numerics.lsa as lsa
+    d, n = 4, 6
+    prompts = sample_prompts(n, 5, np.eye(d), runs=3, seed=2)
+    g = torch.Generator().manual_seed(1)
+    blocks = [torch.randn(3, d, d, generator=g, dtype=torch.float64) / d for _ in range(2)]
+
+    def run():
+        leaves = [b.clone().requires_grad_(True) for b in blocks]
+        out = cot_rollout(prompts.x, prompts.y, *leaves, 3)
+        out.square().sum().backward()
+        return out.detach(), [leaf.grad for leaf in leaves]
+    shared, shared_grads = run()
+    monkeypatch.setattr(lsa, "lsa_last_column", lsa._lsa_last_column_reference)
+    broadcast, broadcast_grads = run()
+    torch.testing.assert_close(shared, broadcast, rtol=1e-12, atol=1e-13)
+    for a, b in zip(shared_grads, broadcast_grads):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("prompt_batch, parameter_batch", [((5,), ()), ((3, 5), (3,)), ((2, 3, 5), (3,)),
+                                                           ((2, 3, 5), ())])
+def test_reduced_rollout_shared_products_equal_the_broadcast_form(prompt_batch, parameter_batch, dtype, tolerance):
+    d = 3
+    g = torch.Generator().manual_seed(7)
+    s = torch.randn(*prompt_batch, d, d, generator=g, dtype=torch.float64)
+    s = (s @ s.transpose(-1, -2)).to(dtype)
+    h = torch.randn(*prompt_batch, d, generator=g, dtype=torch.float64).to(dtype)
+    blocks = [(torch.randn(*parameter_batch, d, d, generator=g, dtype=torch.float64) / d).to(dtype) for _ in range(2)]
+
+    def run(rollout):
+        leaves = [b.clone().requires_grad_(True) for b in blocks]
+        out = rollout(s, h, *leaves, 3)
+        out.square().sum().backward()
+        return out.detach(), [leaf.grad for leaf in leaves]
+    (shared, shared_grads), (broadcast, broadcast_grads) = run(reduced_rollout), run(_reduced_rollout_reference)
+    assert shared.shape == broadcast.shape
+    assert (shared - broadcast).abs().max() <= tolerance * broadcast.abs().max()
+    for a, b in zip(shared_grads, broadcast_grads):
+        assert a.shape == b.shape and (a - b).abs().max() <= tolerance * b.abs().max()
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_reduced_rollout_last_only_and_identity_w(k):
+    """ŵ_k alone (no stacked history) and W̃ = None (= I, product skipped): bitwise the same values and
+    gradients as the full history with an explicit identity."""
+    data = sample_prompts(8, 5, np.eye(3), runs=2, seed=k)
+    v0 = torch.randn(2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(k)) / 3
+    eye = torch.eye(3, dtype=torch.float64).expand(2, 3, 3)
+    results = []
+    for w, last in ((eye, False), (None, True)):
+        v = v0.clone().requires_grad_(True)
+        out = reduced_rollout(data.sample_covariance, data.cross_moment, v, w, k, last_only=last)
+        out = out if last else out[..., -1, :]
+        out.square().sum().backward()
+        results.append((out.detach(), v.grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+def test_embed_prompt_by_filling_equals_concatenation():
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(2, 3, 5, 4, generator=g), torch.randn(2, 3, 5, generator=g)
+    estimates = torch.randn(2, 3, 2, 4, generator=g)
+    assert torch.equal(embed_prompt(x, y, estimates), _embed_by_concatenation(x, y, estimates))
+    tracked = estimates.clone().requires_grad_(True)   # with a gradient to carry: the concatenation
+    z = embed_prompt(x, y, tracked)
+    assert torch.equal(z, _embed_by_concatenation(x, y, estimates)) and z.requires_grad
+
+
 def test_lsa_layer_keeps_other_rows_and_appends_cot_column():
     d, n = 3, 4
     prompts = sample_prompts(n, 1, np.eye(d), seed=0)
@@ -163,3 +293,24 @@ def test_training_config_is_validated():
         pretrain(PretrainConfig(optimizer="lbfgs"))
     with pytest.raises(ValidationError, match="parameter 'covariance'"):
         pretrain(PretrainConfig(d=2, covariance=np.eye(3)))
+
+
+# ------------------------------------------------------------------ ZFB query prediction
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 2e-5)])
+def test_zfb_prediction_with_shared_products_equals_the_left_to_right_product(dtype, tolerance):
+    from numerics.zfb import _zfb_predict_reference, zfb_predict
+    g = torch.Generator().manual_seed(5)
+    runs, prompts, context, d = 3, 7, 9, 4
+    x = torch.randn(runs, prompts, context, d, generator=g, dtype=torch.float64).to(dtype)
+    y = torch.randn(runs, prompts, context, generator=g, dtype=torch.float64).to(dtype)
+    x_query = torch.randn(runs, prompts, d, generator=g, dtype=torch.float64).to(dtype)
+    scale = torch.rand(runs, generator=g, dtype=torch.float64).to(dtype)
+    block = torch.randn(runs, d, d, generator=g, dtype=torch.float64).to(dtype)
+
+    def run(predict):
+        u, w = scale.clone().requires_grad_(True), block.clone().requires_grad_(True)
+        out = predict(x, y, x_query, u, w)
+        out.square().sum().backward()
+        return out.detach(), u.grad, w.grad
+    for a, b in zip(run(zfb_predict), run(_zfb_predict_reference)):
+        assert a.shape == b.shape and (a - b).abs().max() <= tolerance * b.abs().max()

@@ -248,7 +248,26 @@ def label_runs(start_loss, final_loss) -> list:
 
 
 def os_hessian_top(sample_cov, w_star, v_block, k: int) -> np.ndarray:
-    """Exact top |eigenvalue| of the B-prompt OS-loss Hessian at Ṽ, per run: (R,)."""
+    """Exact top |eigenvalue| of the B-prompt OS-loss Hessian at Ṽ, per run: (R,).
+
+    The runs' losses are separate, so one Hessian-vector product of their sum with the same basis direction
+    e_ij in every run gives column ij of every run's Hessian: d² double-backward passes for all R runs
+    (instead of d² per run). Equals the per-run Hessian (_os_hessian_top_reference) to rounding."""
+    runs, d = v_block.shape[0], v_block.shape[-1]
+    v = v_block.detach().clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(os_numerics.os_loss(sample_cov, w_star, v, k).sum(), v, create_graph=True)
+    columns = []
+    for index in range(d * d):
+        direction = torch.zeros(runs, d * d, dtype=v.dtype)
+        direction[:, index] = 1.0
+        (column,) = torch.autograd.grad(gradient, v, grad_outputs=direction.reshape(runs, d, d), retain_graph=True)
+        columns.append(column.reshape(runs, d * d))
+    hessian = torch.stack(columns, dim=-1)                                     # (R, d², d²)
+    return torch.linalg.eigvalsh((hessian + hessian.transpose(-1, -2)) / 2).abs().max(-1).values.numpy()
+
+
+def _os_hessian_top_reference(sample_cov, w_star, v_block, k: int) -> np.ndarray:
+    """One torch.autograd.functional.hessian per run: the reference for tests."""
     tops = []
     for r in range(v_block.shape[0]):
         s, w, v = sample_cov[r], w_star[r], v_block[r]
@@ -320,6 +339,28 @@ def os_post_test(data, sigma0, shift, v_start, k: int, lr, steps) -> dict:
     return out
 
 
+def os_post_test_stacked(arms, v_start, k: int, steps: int) -> list[dict]:
+    """:func:`os_post_test` for several arms with the same k and steps, trained as ONE batched gradient
+    descent: ``arms`` is a list of (data, test covariance Σ_0 + Δ, lr) with data of R runs each and lr one
+    step or one per run. The arms' runs are stacked on the runs axis with per-run steps (train_os weights
+    run r's loss by its step, under a unit step): every run follows v_r <- v_r - lr_r ∇L_r on its own
+    prompts, as it would alone, in one training loop instead of one per arm. Returns os_post_test's dict
+    per arm, in order."""
+    sizes = [arm[0].sample_covariance.shape[0] for arm in arms]
+    s = torch.cat([arm[0].sample_covariance for arm in arms])
+    w = torch.cat([arm[0].w_star for arm in arms])
+    lr = np.concatenate([np.broadcast_to(np.asarray(arm[2], dtype=float), (size,)) for arm, size in zip(arms, sizes)])
+    v = torch.as_tensor(np.asarray(v_start), dtype=DTYPE).expand(sum(sizes), -1, -1).clone()
+    final, _ = os_numerics.train_os(s, w, v, k, int(steps), lr)
+    out, begin = [], 0
+    for (data, covariance, _), size in zip(arms, sizes):
+        n = data.n
+        out.append({"start": post_test_error(v[begin:begin + size], covariance, n),
+                    int(steps): post_test_error(final[begin:begin + size], covariance, n)})
+        begin += size
+    return out
+
+
 def nested_prompts(data, prompts: int | None = None, n: int | None = None):
     """The first ``prompts`` prompts and/or the first ``n`` context examples of every prompt (the same w*):
     a smaller data set nested in a larger one, so comparisons across B and n are paired by run."""
@@ -370,8 +411,10 @@ def cot_length_at_common_steps(sigma0, shift, n: int, prompts: int, k_values, fr
     for fraction in fractions:
         lr = fraction * limit
         out[fraction] = {"step": lr, "step_times_L": lr * curvature}
-        for k in k_values:
-            out[fraction][k] = os_post_test(data, sigma0, shift, v0, k, lr, steps)[steps]
+    for k in k_values:   # the fractions' runs as one batched descent per k (os_post_test_stacked)
+        arms = [(data, sigma0 + shift, fraction * limit) for fraction in fractions]
+        for fraction, errors in zip(fractions, os_post_test_stacked(arms, v0, k, steps)):
+            out[fraction][k] = errors[steps]
     return out
 
 
@@ -382,20 +425,24 @@ def difficulty_gain(sigma0, n: int, prompts: int, k: int, runs: int, steps: int,
     direction, paired by run (the same underlying draws). Each trains at the largest step Section 6 deems
     stable for it: ordinary 0.5/(k² L) when ρ <= 1, reduced by mean ρ(M_τ)^{2k-2} when ρ > 1; the result
     of the ordinary step on the hard shift is reported too. Per-run arrays."""
-    out = {}
+    v0 = pretrained_start(sigma0, n)
+    v_start = torch.as_tensor(v0).expand(runs, -1, -1)
+    settings = []
     for radius in radii:
         shift = shift_for_radius(sigma0, n, radius, seed)
         data = os_prompts(sigma0, shift, n, prompts, runs, seed, "difficulty")
-        v0 = pretrained_start(sigma0, n)
-        v_start = torch.as_tensor(v0).expand(runs, -1, -1)
         modes = ("ordinary",) if radius <= 1 else ("reduced", "ordinary")
         for mode in modes:
             lr = ordinary_step(data, k, 0.5) if mode == "ordinary" else reduced_step(data, v_start, k, 0.5)
-            errors = os_post_test(data, sigma0, shift, v0, k, lr, steps)
-            with np.errstate(invalid="ignore", over="ignore"):
-                gain = 1.0 - errors[steps] / errors["start"]
-            out[(radius, mode)] = {"step": lr, "start": errors["start"], "after": errors[steps], "gain": gain,
-                                   "start_radius": float(start_radii(data.sample_covariance, v_start).mean())}
+            settings.append((radius, mode, data, sigma0 + shift, lr))
+    # every (radius, mode) trains in one batched descent (os_post_test_stacked): same k, same steps
+    results = os_post_test_stacked([(data, covariance, lr) for _, _, data, covariance, lr in settings], v0, k, steps)
+    out = {}
+    for (radius, mode, data, _, lr), errors in zip(settings, results):
+        with np.errstate(invalid="ignore", over="ignore"):
+            gain = 1.0 - errors[steps] / errors["start"]
+        out[(radius, mode)] = {"step": lr, "start": errors["start"], "after": errors[steps], "gain": gain,
+                               "start_radius": float(start_radii(data.sample_covariance, v_start).mean())}
     return out
 
 

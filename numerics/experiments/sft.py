@@ -321,8 +321,8 @@ def trained_against_bound(problem: SFTProblem, k: int, eta: float, steps: int, a
     smallest = torch.stack([ev[ev > ev[-1] * 1e-10].min() for ev in eigenvalues])
     step = prompts / (weight * float(largest.max()))   # one step for all runs: within every run's bound
     with single_thread():
-        gd, _ = sft.train_sft(data.x, data.y, data.w_star, start, k, eta, steps, step)
-        adam, _ = sft.train_sft(data.x, data.y, data.w_star, start, k, eta, steps, adam_lr, "adam")
+        (gd, _), (adam, _) = sft.train_sft_together(data.x, data.y, data.w_star, start, k, eta, steps,
+                                                    [(step, "gd"), (adam_lr, "adam")])
     scale = torch.linalg.matrix_norm(targets)
     rate = torch.maximum((1 - step * weight * largest / prompts).abs(), (1 - step * weight * smallest / prompts).abs())
     bound = (rate ** steps * torch.linalg.matrix_norm(start - targets) / scale).numpy()
@@ -377,9 +377,10 @@ def autograd_gd_excess(problem: SFTProblem, k: int, eta: float, steps: int) -> d
     eye = torch.eye(d, dtype=torch.float64)
     initial = float(np.linalg.norm(problem.anchor - target))
     excess = -np.inf
+    prepared = sft.teacher_forced_prompts(data.x, data.y, data.w_star, k, eta)
     with single_thread():
         for t in range(1, steps + 1):
-            loss = sft.teacher_forced_loss(data.x, data.y, data.w_star, v, eye, k, eta)
+            loss = sft.teacher_forced_loss(data.x, data.y, data.w_star, v, eye, k, eta, prepared)
             (grad,) = torch.autograd.grad(loss, v)
             with torch.no_grad():
                 v -= step * grad

@@ -7,16 +7,20 @@ level a measurement (protocols from numerics.experiments.outcome) and a named ru
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from numerics.experiments import outcome as experiment
-from numerics.experiments.setups import covariance_from
-from numerics.sampling import sample_prompts
+from numerics.lazy import lazy_module
 from numerics.streams import torch_generator
 from proofs_check import measures, rules
 from proofs_check import params as p
 from proofs_check.spec import Case, Claim, Condition, Level, Measurement, Param
-from theory import outcome as theory
+
+# heavy modules (torch, sympy, the compiled theory) are imported when a measurement first uses them,
+# so that `proofs-check list`, `--help` and `--version` stay light (numerics/lazy.py)
+torch = lazy_module("torch")
+experiment = lazy_module("numerics.experiments.outcome")
+setups = lazy_module("numerics.experiments.setups")
+sampling = lazy_module("numerics.sampling")
+theory = lazy_module("theory.outcome")
 
 COMMON = (p.dimension(4), p.context_length(64), p.sft_prompts(16), p.cot_steps(3), p.condition(4.0), p.spectrum())
 NOT_TRAINED = "an identity for every prompt set; nothing to average or train"
@@ -25,7 +29,7 @@ PROMPTS_FROM_TEST = Condition("OS prompts drawn from the test covariance Σ = Σ
 
 
 def _sigma(q):
-    return covariance_from(q["d"], q["condition"], q["seed"], "covariance", q["spectrum"])
+    return setups.covariance_from(q["d"], q["condition"], q["seed"], "covariance", q["spectrum"])
 
 
 def _radius(default: float, help: str = "ρ(Γ_0⁻¹Δ) of the rank-1 shift (Δ is scaled to it)") -> Param:
@@ -416,7 +420,7 @@ RL_PROMPTS, POLICY_STD, ACTIONS = 4, 0.5, 8
 def policy_montecarlo(q):
     sigma = _sigma(q)
     k, d = q["k"], q["d"]
-    data = sample_prompts(q["n"], RL_PROMPTS, sigma, generator=torch_generator(q["seed"], "rl prompts"))
+    data = sampling.sample_prompts(q["n"], RL_PROMPTS, sigma, generator=torch_generator(q["seed"], "rl prompts"))
     s, w = data.sample_covariance, data.w_star
     v = torch.as_tensor(experiment.pretrained_start(sigma, q["n"]))
     target, per_prompt_loss = experiment.policy_gradient_target(s, w, v, k)
@@ -444,7 +448,7 @@ def policy_montecarlo(q):
     generator = torch_generator(q["seed"], "rl variance table")
     scaling = {}
     for count in (2, 8):
-        more = sample_prompts(q["n"], count, sigma,
+        more = sampling.sample_prompts(q["n"], count, sigma,
                               generator=torch_generator(q["seed"], "rl table prompts", f"B={count}"))
         for per_prompt in (2, 8, 32):
             scaling[f"B={count}, samples={per_prompt}"] = experiment.reinforce_variance(

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.closed_forms import CLAIMED, DERIVED
-from numerics.experiments import pretraining as experiment
-from numerics.experiments.setups import condition_number, covariance_from, low_rank_shift, mixture_from, rank_deficient
+from numerics.lazy import lazy_module
 from proofs_check import measures, rules
 from proofs_check import params as p
 from proofs_check.precision import float64_tolerance, ladder_compare
 from proofs_check.spec import Case, Claim, Condition, FuzzSpec, Level, Measurement, Param
-from theory import lsa as lsa_theory
-from theory import pretraining as theory
+
+# heavy modules (torch, sympy, the compiled theory) are imported when a measurement first uses them,
+# so that `proofs-check list`, `--help` and `--version` stay light (numerics/lazy.py)
+closed_forms = lazy_module("numerics.closed_forms")
+experiment = lazy_module("numerics.experiments.pretraining")
+setups = lazy_module("numerics.experiments.setups")
+lsa_theory = lazy_module("theory.lsa")
+theory = lazy_module("theory.pretraining")
 
 COMMON = (p.dimension(6), p.context_length(16), p.condition(10.0), p.spectrum())
 MC = dict(rule=rules.ZTest(1e-3), quick={"samples": 50_000}, recheck=lambda q: {"samples": 4 * q["samples"]})
@@ -23,7 +27,7 @@ NOT_TRAINED = "the claim is an identity about expectations; it makes no statemen
 
 
 def _sigma(q, name="covariance"):
-    return covariance_from(q["d"], q["condition"], q["seed"], name, q["spectrum"])
+    return setups.covariance_from(q["d"], q["condition"], q["seed"], name, q["spectrum"])
 
 
 # --------------------------------------------------------------------------- lsa-reduction
@@ -64,13 +68,14 @@ def wishart_symbolic(q):
 def wishart_numeric(q):
     sigma, matrix = _sigma(q), experiment.symmetric_test_matrix(q["d"], q["seed"])
     inputs = {"Sigma": sigma, "B": matrix, "n": float(q["n"])}
-    return Measurement([ladder_compare(DERIVED["sample_moment"], CLAIMED["wishart"], inputs,
-                                       condition_number(sigma) ** 2, "derived E[SBS] vs printed", q["recheck"])])
+    return Measurement([ladder_compare(closed_forms.DERIVED["sample_moment"], closed_forms.CLAIMED["wishart"],
+                                       inputs, setups.condition_number(sigma) ** 2, "derived E[SBS] vs printed",
+                                       q["recheck"])])
 
 
 def wishart_montecarlo(q):
     sigma, matrix = _sigma(q), experiment.symmetric_test_matrix(q["d"], q["seed"])
-    theory_value = CLAIMED["wishart"].numpy(Sigma=sigma, B=matrix, n=float(q["n"]))
+    theory_value = closed_forms.CLAIMED["wishart"].numpy(Sigma=sigma, B=matrix, n=float(q["n"]))
     sample = experiment.sample_covariance_sandwich(sigma, q["n"], matrix)
     return Measurement([measures.monte_carlo(sample, theory_value, q, "sampled S B S vs printed E[SBS]",
                                              ("wishart-moment",))])
@@ -99,7 +104,7 @@ SIGMA_DEFINITE = Condition("Σ_0 ≻ 0 (smallest eigenvalue > 0)", lambda c: c["
 
 def _spectrum_context(sigma, **extra) -> dict:
     """What a counterexample must report about Σ: its smallest eigenvalue and condition number."""
-    return {"sigma_min": float(np.linalg.eigvalsh(sigma)[0]), "condition_number": condition_number(sigma),
+    return {"sigma_min": float(np.linalg.eigvalsh(sigma)[0]), "condition_number": setups.condition_number(sigma),
             "d": int(sigma.shape[-1]), **extra}
 
 
@@ -134,19 +139,19 @@ def optimum_symbolic(q):
 def optimum_numeric(q):
     sigma = _sigma(q)
     inputs, context = {"Sigma": sigma, "n": float(q["n"])}, _spectrum_context(sigma)
-    optimum = CLAIMED["pretrain_optimum"].numpy(**inputs)
+    optimum = closed_forms.CLAIMED["pretrain_optimum"].numpy(**inputs)
     gap = experiment.population_stationarity(optimum, sigma, q["n"])
     stationarity = Case("‖∇L(-Γ_0⁻¹)‖ / ‖∇L(0)‖ (autograd, compiled Wick loss)",
                         {"gap": gap, "budget": float64_tolerance(context["condition_number"], q["d"]),
                          "description": "population gradient at the printed optimum"}, context, rule="stationarity")
-    return Measurement([_ladder(DERIVED["pretrain_optimum"], CLAIMED["pretrain_optimum"], inputs,
-                                context["condition_number"] ** 2, "derived -Σ_0 E[SS]⁻¹ vs printed -Γ_0⁻¹", q,
-                                context), stationarity])
+    return Measurement([_ladder(closed_forms.DERIVED["pretrain_optimum"], closed_forms.CLAIMED["pretrain_optimum"],
+                                inputs, context["condition_number"] ** 2, "derived -Σ_0 E[SS]⁻¹ vs printed -Γ_0⁻¹",
+                                q, context), stationarity])
 
 
 def optimum_montecarlo(q):
     sigma = _sigma(q)
-    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    optimum = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
     sample = experiment.one_step_sampler(optimum, q["n"], sigma, error=False)
     return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
                                              "per-prompt gradient in Ṽ through the full LSA at -Γ_0⁻¹ (mean 0)",
@@ -158,7 +163,7 @@ def optimum_training(q):
     sigma = _sigma(q)
     result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
                                       "pretrain-optimum", covariance=sigma)
-    target = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    target = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
     return _training(result.v_block, target, "trained Ṽ (full LSA, Adam, sampled prompts) vs -Γ_0⁻¹",
                      ("-Σ_0⁻¹", -np.linalg.inv(sigma)), q, result.config, **_spectrum_context(sigma))
 
@@ -201,7 +206,7 @@ def _hessian_cases(sigma, q, budget):
     """Unique minimiser iff Σ_0 ≻ 0: the Hessian's smallest eigenvalue (relative) clears the rounding budget
     at Σ_0, and at a singular Σ of rank d - 1 exactly d eigenvalues (a null space) sit within it."""
     definite = experiment.population_hessian_eigenvalues(sigma, q["n"])
-    singular_sigma = rank_deficient(sigma, q["d"] - 1)
+    singular_sigma = setups.rank_deficient(sigma, q["d"] - 1)
     singular = experiment.population_hessian_eigenvalues(singular_sigma, q["n"])
     nullity = q["d"]                       # d (d - rank) with rank = d - 1
     relative = float(definite[0] / definite[-1])
@@ -219,7 +224,8 @@ def _hessian_cases(sigma, q, budget):
 def facts_numeric(q):
     sigma = _sigma(q)
     inputs, context = {"Sigma": sigma, "n": float(q["n"])}, {**_spectrum_context(sigma), "psd": True}
-    error = _ladder(DERIVED["pretrain_error"], CLAIMED["pretrain_error"], inputs, context["condition_number"] ** 2,
+    error = _ladder(closed_forms.DERIVED["pretrain_error"], closed_forms.CLAIMED["pretrain_error"], inputs,
+                    context["condition_number"] ** 2,
                     "derived error at the derived optimum vs printed d - tr(Γ_0⁻¹Σ_0)", q, context)
     read_block, v_scale = experiment.read_block_gradient(sigma, q["n"], q["seed"])
     inert = Case("max |∂L/∂W̃| of the sampled one-step loss through the full LSA (random Ṽ, W̃)",
@@ -229,8 +235,8 @@ def facts_numeric(q):
 
 def facts_montecarlo(q):
     sigma = _sigma(q)
-    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
-    error = CLAIMED["pretrain_error"].numpy(Sigma=sigma, n=float(q["n"]))
+    optimum = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    error = closed_forms.CLAIMED["pretrain_error"].numpy(Sigma=sigma, n=float(q["n"]))
     sample = experiment.one_step_sampler(optimum, q["n"], sigma, gradient=False)
     return Measurement([measures.monte_carlo(sample, [error], q, "‖ŵ - w*‖² at -Γ_0⁻¹ through the full LSA "
                                              "vs d - tr(Γ_0⁻¹Σ_0)", ("pretrain-optimum-derived",),
@@ -269,8 +275,8 @@ def _post_test_point(q, claim_id):
     sigma = _sigma(q)
     if claim_id == "lemma-A.1":
         return experiment.random_v_block(q["d"], q["seed"], "lemma-A.1 V"), sigma, _spectrum_context(sigma)
-    optimum = CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
-    shift = low_rank_shift(q["d"], q["shift_rank"], q["seed"], "prop-5.1 shift")
+    optimum = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=sigma, n=float(q["n"]))
+    shift = setups.low_rank_shift(q["d"], q["shift_rank"], q["seed"], "prop-5.1 shift")
     return optimum, sigma + shift, _spectrum_context(sigma, shift_rank=q["shift_rank"])
 
 
@@ -283,15 +289,16 @@ def post_test_numeric(claim_id):
     def measure(q):
         v, sigma, context = _post_test_point(q, claim_id)
         inputs = {"V": v, "Sigma": sigma, "n": float(q["n"])}
-        return Measurement([_ladder(DERIVED["one_step_error"], CLAIMED["post_test_error"], inputs,
-                                    condition_number(sigma), "derived E‖I + ṼS‖_F² vs printed", q, context, "")])
+        return Measurement([_ladder(closed_forms.DERIVED["one_step_error"], closed_forms.CLAIMED["post_test_error"],
+                                    inputs, setups.condition_number(sigma), "derived E‖I + ṼS‖_F² vs printed", q,
+                                    context, "")])
     return measure
 
 
 def post_test_montecarlo(claim_id):
     def measure(q):
         v, sigma, context = _post_test_point(q, claim_id)
-        theory_value = CLAIMED["post_test_error"].numpy(V=v, Sigma=sigma, n=float(q["n"]))
+        theory_value = closed_forms.CLAIMED["post_test_error"].numpy(V=v, Sigma=sigma, n=float(q["n"]))
         sample = experiment.one_step_sampler(v, q["n"], sigma, gradient=False)
         return Measurement([measures.monte_carlo(sample, [theory_value], q, "‖ŵ - w*‖² through the full LSA "
                                                  "vs printed", (claim_id,), **context)])
@@ -344,16 +351,16 @@ def zfb_numeric(q):
     inputs, context = {"Sigma": sigma, "n": float(q["n"])}, _spectrum_context(sigma)
     condition = context["condition_number"] ** 2
     return Measurement([
-        _ladder(DERIVED["zfb_predictor"], CLAIMED["zfb_predictor"], inputs, condition,
+        _ladder(closed_forms.DERIVED["zfb_predictor"], closed_forms.CLAIMED["zfb_predictor"], inputs, condition,
                 "derived Λ E[SS]⁻¹ vs printed Γ⁻¹", q, context),
-        _ladder(DERIVED["zfb_risk_at_optimum"], CLAIMED["zfb_risk"], inputs, condition,
+        _ladder(closed_forms.DERIVED["zfb_risk_at_optimum"], closed_forms.CLAIMED["zfb_risk"], inputs, condition,
                 "derived risk at the derived optimum vs printed tr Λ - tr(Γ⁻¹Λ²)", q, context)])
 
 
 def zfb_montecarlo(q):
     sigma = _sigma(q)
-    predictor = CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
-    risk = CLAIMED["zfb_risk"].numpy(Sigma=sigma, n=float(q["n"]))
+    predictor = closed_forms.CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    risk = closed_forms.CLAIMED["zfb_risk"].numpy(Sigma=sigma, n=float(q["n"]))
     sample = experiment.zfb_sampler(predictor, sigma, q["n"])
     return Measurement([measures.monte_carlo(sample, np.concatenate([[risk], np.zeros(predictor.size)]), q,
                                              "[query risk of Γ⁻¹ through the ZFB LSA, its gradient in G]",
@@ -363,7 +370,7 @@ def zfb_montecarlo(q):
 def zfb_training(q):
     sigma = _sigma(q)
     trained, record = experiment.zfb_runs(sigma, q["n"], q["runs"], q["steps"], q["prompts"], q["seed"])
-    target = CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    target = closed_forms.CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
     return _training(trained, target, "u·W_11ᵀ after gradient descent from the ZFB initialisation vs Γ⁻¹",
                      ("Λ⁻¹", np.linalg.inv(sigma)), q, record, **_spectrum_context(sigma))
 
@@ -406,13 +413,13 @@ def noisy_symbolic(q):
 def noisy_numeric(q):
     inputs = _noisy_inputs(q)
     context = _spectrum_context(inputs["Sigma"], noise=q["noise"])
-    return Measurement([_ladder(DERIVED["noisy_optimum"], CLAIMED["noisy_optimum"], inputs,
+    return Measurement([_ladder(closed_forms.DERIVED["noisy_optimum"], closed_forms.CLAIMED["noisy_optimum"], inputs,
                                 context["condition_number"] ** 2, "derived vs printed noisy optimum", q, context, "")])
 
 
 def noisy_montecarlo(q):
     inputs = _noisy_inputs(q)
-    optimum = CLAIMED["noisy_optimum"].numpy(**inputs)
+    optimum = closed_forms.CLAIMED["noisy_optimum"].numpy(**inputs)
     sample = experiment.one_step_sampler(optimum, q["n"], inputs["Sigma"], noise_std=q["noise"], error=False)
     return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
                                              "per-prompt gradient through the full LSA at the printed noisy optimum",
@@ -425,8 +432,8 @@ def noisy_training(q):
     inputs = _noisy_inputs(q)
     result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
                                       "pretrain-optimum-noisy", covariance=inputs["Sigma"], noise_std=q["noise"])
-    noiseless = CLAIMED["pretrain_optimum"].numpy(Sigma=inputs["Sigma"], n=inputs["n"])
-    return _training(result.v_block, CLAIMED["noisy_optimum"].numpy(**inputs),
+    noiseless = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=inputs["Sigma"], n=inputs["n"])
+    return _training(result.v_block, closed_forms.CLAIMED["noisy_optimum"].numpy(**inputs),
                      "trained Ṽ with label noise vs the printed noisy optimum", ("the noiseless -Γ_0⁻¹", noiseless),
                      q, result.config, **_spectrum_context(inputs["Sigma"], noise=q["noise"]))
 
@@ -454,12 +461,12 @@ IMBALANCE = Param("imbalance", 0.25, "category weights ∝ imbalance^c (1: balan
 
 
 def _mixture(q):
-    mixture = mixture_from(q["d"], q["condition"], q["categories"], q["imbalance"], q["seed"])
+    mixture = setups.mixture_from(q["d"], q["condition"], q["categories"], q["imbalance"], q["seed"])
     inputs = {f"Sigma{c}": m for c, m in enumerate(mixture.covariances)}
     inputs.update({f"pi{c}": float(w) for c, w in enumerate(mixture.weights)})
     inputs["n"] = float(q["n"])
     context = {"sigma_min": min(float(np.linalg.eigvalsh(c)[0]) for c in mixture.covariances),
-               "condition_number": max(condition_number(c) for c in mixture.covariances),
+               "condition_number": max(setups.condition_number(c) for c in mixture.covariances),
                "weights": mixture.weights.tolist(), "d": q["d"]}
     return mixture, inputs, context
 
@@ -473,13 +480,13 @@ def mixture_symbolic(q):
 def mixture_numeric(q):
     mixture, inputs, context = _mixture(q)
     key = f"mixture_optimum_{len(mixture.weights)}"
-    return Measurement([_ladder(DERIVED[key], CLAIMED[key], inputs, context["condition_number"] ** 2,
-                                "derived vs printed -G*", q, context, "")])
+    return Measurement([_ladder(closed_forms.DERIVED[key], closed_forms.CLAIMED[key], inputs,
+                                context["condition_number"] ** 2, "derived vs printed -G*", q, context, "")])
 
 
 def mixture_montecarlo(q):
     mixture, inputs, context = _mixture(q)
-    optimum = CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs)
+    optimum = closed_forms.CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs)
     sample = experiment.one_step_sampler(optimum, q["n"], mixture=mixture, error=False)
     return Measurement([measures.monte_carlo(sample, np.zeros(optimum.size), q,
                                              "per-prompt gradient through the full LSA at the printed -G*",
@@ -491,8 +498,8 @@ def mixture_training(q):
     mixture, inputs, context = _mixture(q)
     result = experiment.pretrain_runs(q["d"], q["n"], q["runs"], q["steps"], q["prompts"], q["seed"],
                                       "mixture-optimum", mixture=mixture)
-    pooled = CLAIMED["pretrain_optimum"].numpy(Sigma=mixture.mean_covariance, n=inputs["n"])
-    return _training(result.v_block, CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs),
+    pooled = closed_forms.CLAIMED["pretrain_optimum"].numpy(Sigma=mixture.mean_covariance, n=inputs["n"])
+    return _training(result.v_block, closed_forms.CLAIMED[f"mixture_optimum_{len(mixture.weights)}"].numpy(**inputs),
                      "trained Ṽ on the mixture vs -G*", ("-Γ(Σ̄)⁻¹ (pooled covariance)", pooled), q, result.config,
                      **context)
 

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics import sft as sft_numerics
-from numerics.experiments import sft as experiment
-from numerics.experiments.setups import condition_number, rank_deficient
+from numerics.lazy import lazy_module
 from numerics.sft_setups import BlockSetup
 from numerics.streams import stream_seed
 from proofs_check import measures, rules
 from proofs_check import params as p
 from proofs_check.precision import ladder_compare
 from proofs_check.spec import Case, Claim, Condition, CrossCheck, FuzzSpec, Level, Measurement, Param
-from theory import asymptotics as asymptotics_theory
-from theory import sft as theory
+
+# heavy modules (torch, sympy, the compiled theory) are imported when a measurement first uses them,
+# so that `proofs-check list`, `--help` and `--version` stay light (numerics/lazy.py)
+sft_numerics = lazy_module("numerics.sft")
+experiment = lazy_module("numerics.experiments.sft")
+setups = lazy_module("numerics.experiments.setups")
+asymptotics_theory = lazy_module("theory.asymptotics")
+theory = lazy_module("theory.sft")
 
 NO_TRAINING = "the statement is about a minimiser or a closed form, not about training"
 FIXED_PROMPTS = "a statement about one fixed prompt set: nothing to average"
@@ -396,7 +400,7 @@ REMARK_41_CORRECTED = Claim(
 
 def _population_inputs(q):
     sigma0, a = experiment.covariances(q["d"], q["condition"], q["spectrum"], q["seed"])
-    return sigma0, rank_deficient(a, q["rank"])
+    return sigma0, setups.rank_deficient(a, q["rank"])
 
 
 def prop43_symbolic(q):
@@ -410,7 +414,7 @@ def prop43_numeric(q):
     sigma0, a = _population_inputs(q)
     inputs = {"A": a, "Sigma0": sigma0, "n": float(q["n"]), "eta": q["eta"]}
     return Measurement([ladder_compare(sft_numerics.COMPILED["population_derived"], sft_numerics.COMPILED["population"],
-                                       inputs, condition_number(sigma0) ** 2,
+                                       inputs, setups.condition_number(sigma0) ** 2,
                                        f"Ṽ_∞ derived vs printed, rank(A)={q['rank']}",
                                        q["recheck"], {"rank": q["rank"], "d": q["d"], "n": q["n"]})])
 
