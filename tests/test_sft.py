@@ -1,5 +1,4 @@
 """SFT (section 3a): derivations, compiled pseudo-inverse, exact sampler, LSA loss, asymptotics, verdicts."""
-import csv
 
 import numpy as np
 import pytest
@@ -181,14 +180,6 @@ def test_remark41_fixed_step_counterexample_regression():
     (result,) = verify("remark-4.1", level="numeric")
     assert result.verdict == "fails" and result.counterexample["inside_paper_conditions"] is True
     assert 0 < result.counterexample["params"]["step_fraction_of_paper_bound"] < 1
-
-
-@pytest.mark.parametrize("name", ["fig1", "fig2"])
-def test_small_figures_run(tmp_path, name):
-    assert main(["figure", name, "--small", "--out", str(tmp_path)]) == 0
-    rows = list(csv.DictReader(open(tmp_path / f"{name}_small.csv")))
-    assert {r["panel"] for r in rows} == {"r=0.0", "r=0.01", "r=0.1"}
-    assert all(float(r["ci_low"]) <= float(r["y"]) <= float(r["ci_high"]) for r in rows)
 
 
 def test_unknown_figure_is_a_usage_error():

@@ -698,7 +698,7 @@ def _slope_cases(q, strict: bool) -> list[Case]:
 def propb2_numeric(q):
     params = _asymptotic(q)
     near = experiment.blow_up_near_one(params)
-    cases = [Case(f"(i) F at β = 1 ∓ (1e-2, 1e-3, 1e-4)", {
+    cases = [Case("(i) F at β = 1 ∓ (1e-2, 1e-3, 1e-4)", {
                  "observed": near["grows"], "evidence": f"below {[f'{v:.4g}' for v in near['below']]}, above "
                                                         f"{[f'{v:.4g}' for v in near['above']]}"}, {}, rule="blow-up"),
              Case("(i) F decreasing on β > 1 (largest increase on a grid of 200 β in (1.05, 50))",
