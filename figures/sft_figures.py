@@ -136,7 +136,7 @@ def figure5(small: bool = False, out_dir="figures/output", seed: int = 0):
             ax.plot(betas * d, values, color="black", linewidth=1, label="printed F(β) (Theorem B.1)")
             data.add(panel, "F(beta) printed", betas * d, values)
             ax.axvspan(0, d, color="#D55E00", alpha=0.07, linewidth=0)
-            ax.text(0.02 * d, 0.97, "β < 1: the simulated first-order error\nstays above F(β) (thm-B.1 fails)",
+            ax.text(0.02 * d, 0.97, "β < 1: the simulated first-order error\nlies above F(β) (thm-B.1 fails)",
                     transform=ax.get_xaxis_transform(), va="top", fontsize=7, color="#D55E00")
             shown = np.concatenate(simulated)
             low_limit = 0.5 * float(np.nanmin(shown))
