@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.")
     parser.add_argument("--version", action=_Version, help="print the toolkit version and git commit")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for torch and BLAS (default: $PROOFS_CHECK_THREADS, else 1: small batched "
-                             "matrices oversubscribe a busy machine; see numerics/threads.py)")
+                        help="threads for torch and BLAS (default: $PROOFS_CHECK_THREADS, else 1 — small batched "
+                             "matrices oversubscribe a busy machine — and every core for a paper-scale `figure`; "
+                             "see numerics/threads.py)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     listing = sub.add_parser("list", help="every registered claim: kind, source, levels and expected verdicts")
     listing.add_argument("--json", action="store_true", help="one JSON object per claim")
@@ -293,7 +294,8 @@ def main(argv=None) -> int:
     try:
         if args.command != "list":
             from numerics.threads import configure
-            configure(args.threads)
+            large = args.command == "figure" and not args.small   # paper-scale figures: every core by default
+            configure(args.threads, "large" if large else "small")
         if extra and args.command not in ("verify", "all"):
             raise ValidationError(f"unrecognised arguments: {' '.join(extra)}")
         if args.command == "list":

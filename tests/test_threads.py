@@ -1,4 +1,6 @@
 """The thread policy: one thread by default, settable by argument or environment, validated."""
+import os
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from proofs_check.cli import main
 def test_default_is_one_and_the_environment_or_argument_overrides(monkeypatch):
     monkeypatch.delenv("PROOFS_CHECK_THREADS", raising=False)
     assert requested_threads() == 1
+    assert requested_threads(workload="large") == (os.cpu_count() or 1)
     monkeypatch.setenv("PROOFS_CHECK_THREADS", "2")
     assert requested_threads() == 2 and requested_threads(3) == 3
     try:
