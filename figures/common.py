@@ -24,7 +24,8 @@ STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 150, "pdf.fonttype": 42,
     "svg.fonttype": "none",
 }
-CI_NOTE = "error bars: 95% normal-approximation confidence intervals of the mean over {seeds} seeds"
+CI_NOTE = ("error bars: 95% normal-approximation confidence intervals of the mean over {seeds} seeds (on a log axis a "
+           "lower end at or below 0 runs off the axis)")
 
 
 def style():
@@ -92,11 +93,3 @@ def save(fig, data: FigureData, name: str, out_dir, config: dict, started: float
     record = {"figure": name, "config": config, "versions": versions(), "elapsed_s": time.perf_counter() - started}
     paths[3].write_text(json.dumps(record, indent=2, default=str))
     return paths
-
-
-def log_error_bars(mean, low, high):
-    """Error-bar extents for a log axis: a lower bound at or below 0 is drawn down to mean/1000
-    (the CSV keeps the true interval)."""
-    mean, low, high = (np.asarray(a, dtype=float) for a in (mean, low, high))
-    drawn_low = np.where(low > 0, low, mean / 1000)
-    return [mean - drawn_low, high - mean]

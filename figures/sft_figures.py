@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from figures.common import CI_NOTE, FigureData, log_error_bars, mean_ci, panel_letters, plt, save, spans_decades, style
+from figures.common import CI_NOTE, FigureData, mean_ci, panel_letters, plt, save, spans_decades, style
 from numerics.asymptotics import limit_error
 from numerics.experiments.sft import first_order_error, scaling_curve
 from numerics.sft_setups import BlockSetup
@@ -42,7 +42,7 @@ PANEL_TITLES = {0.0: "r = 0 (optimal allocation)", 0.01: "r = 0.01 (strong inter
 
 def _curve(ax, xs, samples, label, marker="o", linestyle="-"):
     mean, low, high = mean_ci(samples)
-    ax.errorbar(xs, mean, yerr=log_error_bars(mean, low, high), marker=marker, markersize=3, capsize=2,
+    ax.errorbar(xs, mean, yerr=[mean - low, high - mean], marker=marker, markersize=3, capsize=2,
                 linewidth=1, linestyle=linestyle, label=label)
     return mean, low, high
 

@@ -54,13 +54,15 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
     names = (*stream, "recheck") if params.get("recheck") else stream
     result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
-    norm = max(float(np.linalg.norm(theory)), 1e-12)
-    floor = 1e-12 * max(1.0, float(np.max(np.abs(theory))))
-    z = np.abs(mean - theory) / np.maximum(stderr, floor)
-    return Case(label, {"z": float(np.max(z)), "entries": int(theory.size),
-                        "relative_gap": float(np.linalg.norm(mean - theory) / norm),
-                        "relative_stderr": float(np.max(stderr) / (scale if scale is not None else
-                                                                   (float(np.max(np.abs(theory))) or norm))),
+    norm = float(np.linalg.norm(theory))
+    reference = scale if scale is not None else float(np.max(np.abs(theory)))
+    return Case(label, {"z": montecarlo.max_abs_z(result, theory.reshape(np.shape(result.mean))),
+                        "entries": int(theory.size),
+                        # relative to the theory when it is not 0; the absolute gap when it is (a vanishing gradient)
+                        "gap": float(np.linalg.norm(mean - theory) / norm) if norm > 0 else
+                        float(np.linalg.norm(mean - theory)),
+                        "gap_is_relative": norm > 0,
+                        "relative_stderr": float(np.max(stderr) / reference) if reference > 0 else None,
                         "samples": samples},
                 {**context, "samples": samples})
 

@@ -11,7 +11,6 @@ import importlib
 import pkgutil
 import shlex
 import subprocess
-import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -317,10 +316,6 @@ def verify(claim_id: str | None = None, level: str | None = None, seed: int = 0,
             progress(f"[{index}/{len(jobs)}] {claim.id} {name} ...")
         results.append(run_check(claim, name, seed, quick, overrides))
     return results
-
-
-def stderr_progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- provenance

@@ -189,7 +189,7 @@ class ZTest:
         critical = _bonferroni(values["entries"], self.alpha)
         z = float(values["z"])
         extra = {}
-        if "relative_stderr" in values:   # detectable at 80% power: (critical + 0.84) standard errors
+        if values.get("relative_stderr") is not None:   # detectable at 80% power: (critical + 0.84) standard errors
             extra["min_detectable_relative_change"] = (critical + 0.8416) * float(values["relative_stderr"])
         ok = math.isfinite(z) and z <= critical
         return Judgement("holds" if ok else "fails", _number(z), critical,

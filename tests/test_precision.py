@@ -31,3 +31,14 @@ def test_wishart_formula_fails_for_nonsymmetric_b_regression():
 
 def test_rounding_budget_grows_with_condition_and_size_and_is_capped():
     assert float64_tolerance(10, 4) < float64_tolerance(1e4, 4) < float64_tolerance(1e4, 40) <= 1e-6
+
+
+@given(data=st.data(), d=st.integers(1, 8), n=st.integers(1, 64))
+def test_pretrain_optimum_on_drawn_spectra(data, d, n):
+    # covariances given as a spectrum (diagonal, possibly near-singular) rather than a rotated matrix
+    from numerics.sampling import resolve_covariance
+    from proofs_check.strategies import spectra
+    sigma = resolve_covariance(spectrum=data.draw(spectra(d, max_condition=1e4)))
+    case = ladder_compare(DERIVED["pretrain_optimum"], CLAIMED["pretrain_optimum"], {"Sigma": sigma, "n": float(n)},
+                          1e8, "optimum")
+    assert rules.PrecisionLadder().judge(case.values).verdict == "holds", case.values

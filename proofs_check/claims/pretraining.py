@@ -70,7 +70,7 @@ def wishart_numeric(q):
     inputs = {"Sigma": sigma, "B": matrix, "n": float(q["n"])}
     return Measurement([ladder_compare(closed_forms.DERIVED["sample_moment"], closed_forms.CLAIMED["wishart"],
                                        inputs, setups.condition_number(sigma) ** 2, "derived E[SBS] vs printed",
-                                       q["recheck"])])
+                                       q["recheck"], {"b_asymmetry": _asymmetry(matrix)})])
 
 
 def wishart_montecarlo(q):
@@ -78,13 +78,18 @@ def wishart_montecarlo(q):
     theory_value = closed_forms.CLAIMED["wishart"].numpy(Sigma=sigma, B=matrix, n=float(q["n"]))
     sample = experiment.sample_covariance_sandwich(sigma, q["n"], matrix)
     return Measurement([measures.monte_carlo(sample, theory_value, q, "sampled S B S vs printed E[SBS]",
-                                             ("wishart-moment",))])
+                                             ("wishart-moment",), b_asymmetry=_asymmetry(matrix))])
+
+
+def _asymmetry(matrix) -> float:
+    return float(abs(matrix - matrix.T).max())
 
 
 WISHART_MOMENT = Claim(
     id="wishart-moment", source="Lemma A.2", kind="paper",
     statement="For symmetric B: E[S B S] = ((n+1)/n) Σ B Σ + (1/n) tr(Σ B) Σ.",
-    conditions=(Condition("B symmetric (the test matrix is symmetrised by construction)", lambda c: True),),
+    conditions=(Condition("B symmetric (B − Bᵀ = 0, measured on the test matrix)",
+                          lambda c: c["b_asymmetry"] == 0.0),),
     params=COMMON + (p.samples(200_000),),
     levels={"symbolic": Level(wishart_symbolic, rules.Identity()),
             "numeric": Level(wishart_numeric, rules.PrecisionLadder()),
