@@ -65,18 +65,23 @@ def mean_ci(samples: np.ndarray, axis: int = 0):
     return mean, mean - half, mean + half
 
 
+FIELDS = ["panel", "series", "x", "y", "ci_low", "ci_high", "seeds"]
+
+
 class FigureData:
-    """Collects every plotted point as rows: panel, series, x, y (mean), ci_low, ci_high, seeds."""
+    """Collects every plotted point as rows: panel, series, x, y (mean), ci_low, ci_high, seeds, and any
+    ``extra_fields`` a figure declares (e.g. the protocol map's verdict per cell)."""
 
-    def __init__(self):
+    def __init__(self, extra_fields=()):
         self.rows = []
+        self.extra_fields = list(extra_fields)
 
-    def add(self, panel, series, xs, mean, low=None, high=None, seeds=0):
+    def add(self, panel, series, xs, mean, low=None, high=None, seeds=0, **extra):
         low = mean if low is None else low
         high = mean if high is None else high
         for x, m, lo, hi in zip(xs, mean, low, high):
             self.rows.append({"panel": panel, "series": series, "x": float(x), "y": float(m),
-                              "ci_low": float(lo), "ci_high": float(hi), "seeds": int(seeds)})
+                              "ci_low": float(lo), "ci_high": float(hi), "seeds": int(seeds), **extra})
 
 
 def save(fig, data: FigureData, name: str, out_dir, config: dict, started: float) -> list[Path]:
@@ -87,7 +92,7 @@ def save(fig, data: FigureData, name: str, out_dir, config: dict, started: float
     fig.savefig(paths[1], bbox_inches="tight")
     plt.close(fig)
     with open(paths[2], "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["panel", "series", "x", "y", "ci_low", "ci_high", "seeds"])
+        writer = csv.DictWriter(handle, fieldnames=FIELDS + data.extra_fields)
         writer.writeheader()
         writer.writerows(data.rows)
     record = {"figure": name, "config": config, "versions": versions(), "elapsed_s": time.perf_counter() - started}

@@ -17,6 +17,7 @@ from figures.common import (CI_NOTE, COLOURS, FigureData, integer_ticks, mean_ci
                             spans_decades, style)
 from numerics import sft
 from numerics.experiments.outcome import FIG4_LR, fig4_os, fig4_setup, fig4_sft
+from numerics.sweep import SweepOptions, Task, run_sweep
 
 PAPER = dict(d=100, seeds=10, epochs=130, base=dict(B=200, n=100, k=3), Bs=(25, 50, 100, 200, 400),
              ns=(25, 50, 100, 200), ks=(1, 2, 3, 4, 6))
@@ -34,7 +35,32 @@ def _start_loss(d: int, n: int) -> float:
     return float(sft.post_test_error(sft.pretrained_v(sigma0, n), sigma0 + shift, n))
 
 
-def figure4(small: bool = False, out_dir="figures/output", seed: int = 0):
+PROTOCOLS = {"SFT": fig4_sft, "OS": fig4_os}
+
+
+def fig4_point(method: str, d: int, prompts: int, n: int, k: int, seeds: int, epochs: int, seed: int,
+               swept: str, value: int) -> list:
+    """One task of Fig. 4: the post-test loss (k = 1) after ``method`` ('SFT' or 'OS') at (B, n, k), one value per
+    seed; the stream is named by the swept parameter and its value."""
+    return PROTOCOLS[method](d, prompts, n, k, seeds, epochs, seed, f"{swept} sweep", f"{swept}={value}").tolist()
+
+
+def fig4_tasks(config: dict, seed: int) -> list[Task]:
+    """Fig. 4 as data: one task per (method, swept parameter, value)."""
+    tasks = []
+    for method in PROTOCOLS:
+        for name, values in (("B", config["Bs"]), ("n", config["ns"]), ("k", config["ks"])):
+            for value in values:
+                setting = {**config["base"], name: value}
+                tasks.append(Task("figures.outcome_figures:fig4_point",
+                                  dict(method=method, d=config["d"], prompts=setting["B"], n=setting["n"],
+                                       k=setting["k"], seeds=config["seeds"], epochs=config["epochs"], seed=seed,
+                                       swept=name, value=value),
+                                  label=f"fig4 {method} {name}={value}"))
+    return tasks
+
+
+def figure4(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
     """SFT and OS test loss against B, n and k with the LSA model (paper Fig. 4), with the pretrained start's
     loss as a baseline (the stated protocol barely moves the model from it)."""
     config = SMALL if small else PAPER
@@ -42,16 +68,12 @@ def figure4(small: bool = False, out_dir="figures/output", seed: int = 0):
     base = config["base"]
     data = FigureData()
     sweeps = (("B", config["Bs"]), ("n", config["ns"]), ("k", config["ks"]))
+    points = iter(run_sweep(fig4_tasks(config, seed), sweep, "fig4"))
     with style():
         fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-        for row, (method, protocol) in enumerate((("SFT", fig4_sft), ("OS", fig4_os))):
+        for row, method in enumerate(PROTOCOLS):
             for col, (name, values) in enumerate(sweeps):
-                losses = []
-                for value in values:
-                    setting = {**base, name: value}
-                    losses.append(protocol(config["d"], setting["B"], setting["n"], setting["k"], config["seeds"],
-                                           config["epochs"], seed, f"{name} sweep", f"{name}={value}"))
-                losses = np.stack(losses, axis=1)                    # (seeds, len(values))
+                losses = np.stack([np.array(next(points)) for _ in values], axis=1)   # (seeds, len(values))
                 mean, low, high = mean_ci(losses)
                 ax = axes[row, col]
                 ax.errorbar(values, mean, yerr=[mean - low, high - mean], marker="o", markersize=4, capsize=3,

@@ -16,6 +16,7 @@ from figures.common import CI_NOTE, FigureData, mean_ci, panel_letters, plt, sav
 from numerics.asymptotics import limit_error
 from numerics.experiments.sft import first_order_error, scaling_curve
 from numerics.sft_setups import BlockSetup
+from numerics.sweep import SweepOptions, Task, run_sweep
 
 PAPER = {
     "fig1": dict(d=400, m=200, ns=(400, 800, 1200), sizes=(50, 100, 150, 200, 250, 300, 350, 400, 450, 500,
@@ -54,19 +55,33 @@ def _finish(fig, axes, title, seeds, note=""):
     fig.tight_layout()
 
 
-def figure1(small: bool = False, out_dir="figures/output", seed: int = 0):
+def fig1_curve(d: int, m: int, r: float, n: int, sizes: list, seeds: int, seed: int) -> list:
+    """One task of Fig. 1: Err(Ṽ*) of the (r, n) curve at the nested prompt counts ``sizes``, (seeds, sizes) as
+    nested lists of floats (the r panels share their draws: the stream is named by n only)."""
+    setup = BlockSetup(d, m, RHO, ETA, r)
+    return (scaling_curve(setup, n, sizes, seeds, seed, ("fig1", f"n={n}")) / d).tolist()
+
+
+def fig1_tasks(config: dict, seed: int) -> list[Task]:
+    """Fig. 1 as data: one task per (r, n) curve."""
+    return [Task("figures.sft_figures:fig1_curve", dict(d=config["d"], m=config["m"], r=r, n=n,
+                                                        sizes=list(config["sizes"]), seeds=config["seeds"], seed=seed),
+                 label=f"fig1 r={r} n={n}") for r in INTERFERENCE for n in config["ns"]]
+
+
+def figure1(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
     """Post-test error of Ṽ* against B for three interference levels r (paper Fig. 1)."""
     config = SMALL["fig1"] if small else PAPER["fig1"]
     started = time.perf_counter()
     d, m, sizes = config["d"], config["m"], list(config["sizes"])
+    curves = iter(run_sweep(fig1_tasks(config, seed), sweep, "fig1"))
     data = FigureData()
     with style():
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
         for ax, r in zip(axes, INTERFERENCE):
             means = []
             for n in config["ns"]:
-                setup = BlockSetup(d, m, RHO, ETA, r)
-                errors = scaling_curve(setup, n, sizes, config["seeds"], seed, ("fig1", f"n={n}")) / d
+                errors = np.array(next(curves))
                 mean, low, high = _curve(ax, sizes, errors, f"n = {n}")
                 means.append(mean)
                 data.add(f"r={r}", f"Err(V*) n={n}", sizes, mean, low, high, config["seeds"])
@@ -81,21 +96,34 @@ def figure1(small: bool = False, out_dir="figures/output", seed: int = 0):
     return save(fig, data, "fig1" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)
 
 
-def figure2(small: bool = False, out_dir="figures/output", seed: int = 0):
+def fig2_point(d: int, m: int, r: float, prompts: int, n: int, seeds: int, seed: int) -> list:
+    """One task of Fig. 2: Err(Ṽ*) (not yet divided by d) at B = ``prompts`` and prompt length n, one value per
+    seed (stream 'fig2', 'B=…', 'n=…'; the r panels share their draws)."""
+    setup = BlockSetup(d, m, RHO, ETA, r)
+    return scaling_curve(setup, n, [prompts], seeds, seed, ("fig2", f"B={prompts}", f"n={n}"))[:, 0].tolist()
+
+
+def fig2_tasks(config: dict, seed: int) -> list[Task]:
+    """Fig. 2 as data: one task per (r, B, n) point."""
+    return [Task("figures.sft_figures:fig2_point", dict(d=config["d"], m=config["m"], r=r, prompts=prompts, n=n,
+                                                        seeds=config["seeds"], seed=seed),
+                 label=f"fig2 r={r} B={prompts} n={n}")
+            for r in INTERFERENCE for prompts in config["Bs"] for n in config["ns"]]
+
+
+def figure2(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
     """Post-test error of Ṽ* against the prompt length n (paper Fig. 2)."""
     config = SMALL["fig2"] if small else PAPER["fig2"]
     started = time.perf_counter()
     d, m, lengths = config["d"], config["m"], list(config["ns"])
+    points = iter(run_sweep(fig2_tasks(config, seed), sweep, "fig2"))
     data = FigureData()
     with style():
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
         for ax, r in zip(axes, INTERFERENCE):
-            setup = BlockSetup(d, m, RHO, ETA, r)
             means = []
             for prompts in config["Bs"]:
-                errors = np.stack([scaling_curve(setup, n, [prompts], config["seeds"], seed,
-                                                 ("fig2", f"B={prompts}", f"n={n}"))[:, 0]
-                                   for n in lengths], axis=1) / d
+                errors = np.stack([np.array(next(points)) for _ in lengths], axis=1) / d
                 mean, low, high = _curve(ax, lengths, errors, f"B = {prompts}")
                 means.append(mean)
                 data.add(f"r={r}", f"Err(V*) B={prompts}", lengths, mean, low, high, config["seeds"])
@@ -108,22 +136,45 @@ def figure2(small: bool = False, out_dir="figures/output", seed: int = 0):
     return save(fig, data, "fig2" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)
 
 
-def figure5(small: bool = False, out_dir="figures/output", seed: int = 0):
-    """Theorem B.1's printed F(β) against the simulated errors of the first-order Ṽ and of Ṽ* (paper Fig. 5)."""
+def fig5_first_order(d: int, m: int, n: int, prompts: int, seeds: int, seed: int) -> list:
+    """One task of Fig. 5: Err(Ṽ)/d of the first-order Ṽ at (n, B), one value per seed."""
+    setup = BlockSetup(d, m, RHO, ETA, 0.1)
+    return first_order_error(setup, n, prompts, seeds, seed, ("fig5 first order", f"n={n}", f"B={prompts}")).tolist()
+
+
+def fig5_star(d: int, m: int, n: int, sizes: list, seeds: int, seed: int) -> list:
+    """One task of Fig. 5: Err(Ṽ*)/d over the nested prompt counts ``sizes`` at n, (seeds, sizes)."""
+    setup = BlockSetup(d, m, RHO, ETA, 0.1)
+    return (scaling_curve(setup, n, sizes, seeds, seed, ("fig5", f"n={n}")) / d).tolist()
+
+
+def fig5_tasks(config: dict, seed: int) -> list[Task]:
+    """Fig. 5 as data: per n, one first-order task per B, then the Ṽ* curve."""
+    common = dict(d=config["d"], m=config["m"], seeds=config["seeds"], seed=seed)
+    tasks = []
+    for n in config["ns"]:
+        tasks += [Task("figures.sft_figures:fig5_first_order", dict(common, n=n, prompts=size),
+                       label=f"fig5 first order n={n} B={size}") for size in config["sizes"]]
+        tasks.append(Task("figures.sft_figures:fig5_star", dict(common, n=n, sizes=list(config["sizes"])),
+                          label=f"fig5 V* n={n}"))
+    return tasks
+
+
+def figure5(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
+    """Theorem B.1's printed and corrected F(β) against the simulated errors of the first-order Ṽ and of Ṽ*
+    (paper Fig. 5; the corrected F is thm-B.1-corrected's, numerics.asymptotics formula='corrected')."""
     config = SMALL["fig5"] if small else PAPER["fig5"]
     started = time.perf_counter()
     d, m, sizes = config["d"], config["m"], list(config["sizes"])
     data = FigureData()
-    setup = BlockSetup(d, m, RHO, ETA, 0.1)
+    results = iter(run_sweep(fig5_tasks(config, seed), sweep, "fig5"))
     with style():
         fig, axes = plt.subplots(1, len(config["ns"]), figsize=(5.5 * len(config["ns"]), 3.8))
         axes = np.atleast_1d(axes)
         for ax, n in zip(axes, config["ns"]):
             panel = f"n={n}"
-            first = np.stack([first_order_error(setup, n, size, config["seeds"], seed,
-                                                ("fig5 first order", f"n={n}", f"B={size}")) for size in sizes],
-                             axis=1)
-            star = scaling_curve(setup, n, sizes, config["seeds"], seed, ("fig5", f"n={n}")) / d
+            first = np.stack([np.array(next(results)) for _ in sizes], axis=1)
+            star = np.array(next(results))
             simulated = []
             for label, values, marker in (("simulated Err(Ṽ), first-order Ṽ", first, "o"),
                                           ("simulated Err(Ṽ*)", star, "s")):
@@ -132,18 +183,24 @@ def figure5(small: bool = False, out_dir="figures/output", seed: int = 0):
                 data.add(panel, label, sizes, mean, low, high, config["seeds"])
             # the two branches are drawn apart (NaN at β = 1, where F blows up)
             betas = np.concatenate([np.linspace(0.005, 0.999, 200), [1.0], np.linspace(1.001, sizes[-1] / d, 200)])
-            values = limit_error(betas, gamma_ratio=d / n, mu1=m / d, rho=RHO, eta=ETA, r=0.1)
-            ax.plot(betas * d, values, color="black", linewidth=1, label="printed F(β) (Theorem B.1)")
+            point = dict(gamma_ratio=d / n, mu1=m / d, rho=RHO, eta=ETA, r=0.1)
+            values = limit_error(betas, **point)
+            corrected = limit_error(betas, **point, formula="corrected")   # differs from the printed F only at β < 1
+            ax.plot(betas * d, values, color="black", linewidth=1, linestyle="--", label="printed F(β) (Theorem B.1)")
+            ax.plot(betas * d, corrected, color="black", linewidth=1,
+                    label="corrected F(β) (thm-B.1-corrected; = printed for β > 1)")
             data.add(panel, "F(beta) printed", betas * d, values)
+            data.add(panel, "F(beta) corrected", betas * d, corrected)
             ax.axvspan(0, d, color="#D55E00", alpha=0.07, linewidth=0)
-            ax.text(0.02 * d, 0.97, "β < 1: the simulated first-order error\nlies above F(β) (thm-B.1 fails)",
-                    transform=ax.get_xaxis_transform(), va="top", fontsize=7, color="#D55E00")
+            ax.text(0.02 * d, 0.03, "β < 1: the simulated first-order error lies\non the corrected F, above the "
+                    "printed F (thm-B.1 fails)", transform=ax.get_xaxis_transform(), va="bottom", fontsize=7,
+                    color="#D55E00")
             shown = np.concatenate(simulated)
             low_limit = 0.5 * float(np.nanmin(shown))
             ax.set(yscale="log", xlabel="B (SFT prompts; β = B/d)", title=f"n = {n} (γ = d/n = {d / n:.2g})",
                    ylim=(low_limit, 20 * float(np.nanmax(shown))))
             ax.legend(loc="upper right")
         axes[0].set_ylabel("Err = E‖ŵ − w*‖² / d on Σ₀ + Δ")
-        _finish(fig, axes, f"Fig. 5 — Theorem B.1's F(β) against simulation (d = {d}, m = {m}, ρ = {RHO}, η = {ETA}, "
+        _finish(fig, axes, f"Fig. 5 — Theorem B.1's F(β), printed and corrected, against simulation (d = {d}, m = {m}, ρ = {RHO}, η = {ETA}, "
                 f"r = 0.1)", config["seeds"], "shaded: β < 1; F(β) → ∞ at β = 1 (off the axis)")
     return save(fig, data, "fig5" + ("_small" if small else ""), out_dir, {**config, "seed": seed}, started)

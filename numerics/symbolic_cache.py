@@ -3,8 +3,9 @@
 A derivation such as F'(0) of Theorem B.1 takes ~35 s of sympy; its result only changes when the
 deriving source (or sympy) changes. The key is a hash of the named source files and the sympy
 version, so editing the derivation invalidates the cache; entries are pickled sympy expressions
-written atomically (a killed run never leaves a half-written entry). Location: ``$PROOFS_CHECK_CACHE``
-or ``~/.cache/lsa-theory-check``; an unwritable location only costs the re-derivation.
+written atomically (a killed run never leaves a half-written entry). Location: ``$PROOFS_CHECK_CACHE``,
+else ``$XDG_CACHE_HOME/lsa-theory-check``, else ``~/.cache/lsa-theory-check`` (numerics.sweep.cache), subfolder
+``symbolic``; an unwritable location only costs the re-derivation.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PROOFS_CHECK_CACHE") or Path.home() / ".cache" / "lsa-theory-check") / "symbolic"
+    from numerics.sweep.cache import default_cache_root   # one location rule for every cache
+    return default_cache_root() / "symbolic"
 
 
 def source_key(name: str, sources: tuple) -> str:

@@ -1,4 +1,4 @@
-"""``proofs-check``: list, verify, all, report, fuzz, figure.
+"""``proofs-check``: list, verify, all, report, fuzz, mutate, figure.
 
 Exit codes: 0 every verdict is what the registry expects; 1 otherwise; 2 bad usage (one line on
 stderr naming the parameter and the constraint); 130 interrupted.
@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from numerics.validation import ValidationError
+from proofs_check.sweeps import add_sweep_arguments, sweep_options
 
-FIGURES = ("fig1", "fig2", "fig4", "fig5")
+FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig4-protocol")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -103,13 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="every registered claim: kind, source, levels and expected verdicts")
     listing.add_argument("--json", action="store_true", help="one JSON object per claim")
     one = sub.add_parser("verify", help="verify one claim (claim parameters: --NAME VALUE, see `list`)",
-                         epilog_factory=claims_epilog)
+                         epilog_factory=claims_epilog, allow_abbrev=False)   # --n is a claim's, not --no-cache
     one.add_argument("claim", help="a claim id (listed below)")
     one.add_argument("--level", choices=("symbolic", "numeric", "montecarlo", "training"), default=None,
                      help="one level (default: all four)")
     _common(one)
+    add_sweep_arguments(one, "parallel checks")
     every = sub.add_parser("all", help="verify every claim at every level")
     _common(every)
+    add_sweep_arguments(every, "parallel checks")
     report = sub.add_parser("report", help="write a readable report (HTML and/or Markdown) of every verdict",
                             description="A self-contained report (HTML without JavaScript or network access, and "
                                         "Markdown):\na claims x levels matrix of verdicts, then per claim its "
@@ -127,11 +130,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=None,
                         help="master seed of every random stream (default: 0; not with --from)")
     report.add_argument("--quick", action="store_true", help="CI-sized samples and training (not with --from)")
+    add_sweep_arguments(report, "parallel checks")
     figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)")
     figure.add_argument("name", choices=FIGURES, help="which figure")
     figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
     figure.add_argument("--out", default="figures/output", help="output directory")
     figure.add_argument("--seed", type=int, default=0, help="master seed of the figure's random streams")
+    figure.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where fig3's GPT-2 trains (bf16 autocast on cuda); other figures ignore it")
+    add_sweep_arguments(figure, "parallel figure tasks")
+    mutate = sub.add_parser("mutate", help="mutation testing: every check must fail for plausible misprints of its "
+                                           "claim's printed formula")
+    mutate.add_argument("claims", nargs="*", metavar="ID", help="claim ids (default: every claim that declares mutants)")
+    mutate.add_argument("--seed", type=int, default=0, help="master seed of every random stream")
+    mutate.add_argument("--quick", action="store_true", help="CI-sized samples and training")
+    mutate.add_argument("--json", action="store_true", help="print one JSON record per mutant")
+    mutate.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="per mutant: a mutant still running is stopped and reported as an error (default: none)")
+    mutate.add_argument("--first-kill", action="store_true",
+                        help="cheapest levels first, stop each mutant at the first level that fails: the same "
+                             "killed/survived outcome at a fraction of the time (CI); killed_by names that level only")
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
@@ -218,6 +236,19 @@ def _fuzz(args) -> int:
     return 1 if report.found else 0
 
 
+def _mutate(args) -> int:
+    """One line per mutant (pytest style) and kill rates, or ``--json`` records; exit 1 when a
+    non-equivalent mutant survives every level or a declared-equivalent one is killed (proofs_check/mutation.py)."""
+    from proofs_check.mutation import mutate, result_line, summary_lines
+    report = mutate(args.claims or None, seed=args.seed, quick=args.quick, timeout_s=args.timeout,
+                    first_kill=args.first_kill, progress=None if args.json else (lambda result: print(result_line(result), flush=True)))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in report.results], indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(summary_lines(report)))
+    return 1 if report.survivors or report.misdeclared else 0
+
+
 def writable_directory(path: str) -> Path:
     """Create ``path`` if needed and prove it is writable, before any computation starts."""
     out = Path(path)
@@ -236,21 +267,25 @@ def _figure(args) -> int:
     check_seed(args.seed)
     out = writable_directory(args.out)
     print(f"making {args.name}{' (small)' if args.small else ''} ...", file=sys.stderr, flush=True)
-    for path in make_figure(args.name, small=args.small, out_dir=out, seed=args.seed):
+    for path in make_figure(args.name, small=args.small, out_dir=out, seed=args.seed,
+                            sweep=sweep_options(args, "sweeps"), device=args.device):
         print(path)
     return 0
 
 
-def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool):
-    """verify() with progress on stderr (a terminal only, never with --json); returns (results, seconds)."""
-    from proofs_check.console import Progress
-    from proofs_check.registry import verify
-    progress = Progress(enabled=False if quiet else None)
+def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool, args=None):
+    """The checks as a cached sweep (proofs_check/sweeps.py) with a progress bar on stderr (a terminal only, never
+    with --json); returns (results, seconds). On Ctrl-C with --json, the finished checks are printed as valid
+    JSON before the interrupt goes on to main (one line on stderr, exit 130)."""
+    from numerics.sweep import SweepInterrupted
+    from proofs_check.sweeps import verify_sweep
     started = time.perf_counter()
     try:
-        results = verify(claim_id, level, seed, quick, progress=progress, **overrides)
-    finally:
-        progress.close()
+        results = verify_sweep(claim_id, level, seed, quick, overrides, sweep_options(args, "checks", quiet))
+    except SweepInterrupted as stop:
+        if quiet:
+            print(stop.partial_results.to_json(), flush=True)
+        raise
     return results, time.perf_counter() - started
 
 
@@ -259,9 +294,9 @@ def _verify(args, extra: list[str]) -> int:
     if args.command == "all":
         if overrides:
             raise ValidationError(f"parameter '--{next(iter(overrides))}': `all` takes no claim parameters")
-        results, seconds = _run_verify(None, None, args.seed, args.quick, {}, args.json)
+        results, seconds = _run_verify(None, None, args.seed, args.quick, {}, args.json, args)
         return _print_results(results, args.json, args.verbose, seconds=seconds)
-    results, seconds = _run_verify(args.claim, args.level, args.seed, args.quick, overrides, args.json)
+    results, seconds = _run_verify(args.claim, args.level, args.seed, args.quick, overrides, args.json, args)
     return _print_results(results, args.json, args.verbose, per_level=True, seconds=seconds)
 
 
@@ -279,7 +314,7 @@ def _report(args) -> int:
         from proofs_check.registry import check_seed
         seed = check_seed(0 if args.seed is None else args.seed)
         out = writable_directory(args.out)
-        results, _ = _run_verify(None, None, seed, args.quick, {}, False)
+        results, _ = _run_verify(None, None, seed, args.quick, {}, False, args)
         origin = None
     formats = ("html", "md") if args.format == "both" else (args.format,)
     for path in write_report(results, out, formats, origin=origin, figures_dir=args.figures):
@@ -302,6 +337,8 @@ def main(argv=None) -> int:
             return _list(args.json)
         if args.command == "fuzz":
             return _fuzz(args)
+        if args.command == "mutate":
+            return _mutate(args)
         if args.command == "figure":
             return _figure(args)
         if args.command == "report":
@@ -310,8 +347,8 @@ def main(argv=None) -> int:
     except ValidationError as error:
         print(f"proofs-check: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("proofs-check: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:   # a sweep's says how many tasks finished and where they are kept
+        print(f"proofs-check: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
         return 130
 
 

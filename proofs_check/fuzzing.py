@@ -20,7 +20,7 @@ from proofs_check.spec import FuzzSpec  # noqa: F401  (re-exported)
 class FuzzReport:
     claim: str
     level: str
-    examples: int
+    examples: int          # examples hypothesis ran (those outside the claim's domain included)
     worst_ratio: float
     worst_params: dict | None
     counterexample: dict | None = None
@@ -54,7 +54,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     if spec.level not in claim.levels:
         raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
     from proofs_check.strategies import claim_parameters
-    state = {"count": 0, "worst": (0.0, None), "failing": None}
+    state = {"count": 0, "worst": (0.0, None), "failing": None, "rejected": 0}
 
     # No "explain" phase: it re-runs hundreds of variants of the shrunk example only to
     # annotate it; the precision re-check below is what a counterexample must pass.
@@ -67,6 +67,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
         try:
             result = run_check(claim, spec.level, seed=seed, overrides=params)
         except ValidationError:
+            state["rejected"] += 1
             return   # outside the claim's domain (e.g. shift_rank > d): not a counterexample
         ratio = _severity(result)
         target(ratio, label="discrepancy / tolerance")
@@ -82,8 +83,8 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
         pass
     report = FuzzReport(claim.id, spec.level, state["count"], state["worst"][0], state["worst"][1])
     if state["failing"] is None:
-        report.detail = f"no counterexample in {state['count']} examples; worst discrepancy/tolerance " \
-                        f"{report.worst_ratio:.3g} at {report.worst_params}"
+        report.detail = f"no counterexample in {state['count']} examples ({state['rejected']} outside the claim's " \
+                        f"domain); worst discrepancy/tolerance {report.worst_ratio:.3g} at {report.worst_params}"
         return report
     params, seed, first = state["failing"]
     recheck = run_check(claim, spec.level, seed=seed, overrides=params, recheck=True)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 PROFILES = {
     "ci": dict(max_examples=10, derandomize=True, print_blob=True),
     "dev": dict(max_examples=25),
-    "nightly": dict(max_examples=300),
+    "nightly": dict(max_examples=1000),
 }
 
 

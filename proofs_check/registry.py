@@ -245,6 +245,10 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
         detail = measurement.detail + "; " + detail
     measured_at = _common_context([c for c, _, _ in judged])
     common["params"] = {**params, **{k: v for k, v in measured_at.items() if k in params}}
+    record = measurement.record
+    detectable = [j.extra["min_detectable_effect"] for _, _, j in judged if "min_detectable_effect" in j.extra]
+    if detectable:   # the record carries the level's power (rules.min_detectable_effect): its weakest case
+        record = {**record, "min_detectable_effect": max(detectable)}
     note = None
     if worst.discrepancy is None and verdict != "holds":
         note = "the measured quantity is infinite or undefined (diverged or not computable)"
@@ -255,7 +259,7 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
                        cases=[{"label": c.label, "verdict": j.verdict, "rule": r.name, "metric": r.metric_for(),
                                "discrepancy": j.discrepancy, "tolerance": j.tolerance, "context": c.context,
                                "values": c.values, **j.extra} for c, r, j in judged],
-                       counterexample=counterexample, record=measurement.record, discrepancy_note=note, **common)
+                       counterexample=counterexample, record=record, discrepancy_note=note, **common)
 
 
 def _number_or_none(value):

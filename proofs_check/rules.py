@@ -55,6 +55,26 @@ def _bonferroni(entries: int, alpha: float) -> float:
     return NormalDist().inv_cdf(1 - alpha / (2 * max(int(entries), 1)))
 
 
+# --------------------------------------------------------------------------- power
+
+POWER = 0.8
+Z_POWER = NormalDist().inv_cdf(POWER)     # 0.8416
+
+
+def min_detectable_effect(critical: float, standard_error: float, power: float = POWER) -> float:
+    """The minimum detectable effect (MDE) of a statistical level, one definition for the toolkit.
+
+    A check that rejects when |estimate - claim| > ``critical`` x (its standard error) detects, with
+    probability ``power`` (80%), a true relative change δ of the claimed quantity when
+    δ >= (critical + Φ⁻¹(power)) x ``standard_error`` (the one-sided normal approximation; the other tail
+    adds < 1e-3). ``critical`` is the level's own critical value (Bonferroni at its family-wise α) and
+    ``standard_error`` is relative to the claimed quantity's scale, from the level's own samples. Every Monte
+    Carlo and training record carries this number as ``min_detectable_effect`` (the largest over its cases):
+    a 1% misprint is caught (at 80% power) only where it is <= 0.01.
+    """
+    return (float(critical) + NormalDist().inv_cdf(power)) * float(standard_error)
+
+
 @dataclass(frozen=True)
 class AtMost:
     """holds iff ``values[key] <= tolerance`` (NaN and inf never hold). The default rule for a
@@ -91,7 +111,9 @@ def NoViolations(key: str = "violations") -> AtMost:
 @dataclass(frozen=True)
 class WithinBudget:
     """A float computation against a rounding budget derived from its size and dtype: reads
-    ``gap`` and ``budget`` (both relative). holds iff gap <= budget."""
+    ``gap`` and ``budget`` (both relative). holds iff gap <= budget, or, when the measurement recomputed the
+    compared quantities at high precision (``recomputed_gap``, ``recomputed_budget``), iff that gap is within
+    its budget: a float gap that vanishes at high precision is rounding, one that persists is real."""
 
     name: str = "WithinBudget"
     metric: str = "relative_gap"
@@ -102,8 +124,16 @@ class WithinBudget:
     def judge(self, values: dict) -> Judgement:
         gap, budget = float(values["gap"]), float(values["budget"])
         ok = math.isfinite(gap) and gap <= budget
-        return Judgement("holds" if ok else "fails", _number(gap), budget,
-                         f"{values.get('description', 'gap')}: {gap:.2g} vs rounding budget {budget:.2g}")
+        detail = f"{values.get('description', 'gap')}: {gap:.2g} vs rounding budget {budget:.2g}"
+        if ok or "recomputed_gap" not in values:
+            return Judgement("holds" if ok else "fails", _number(gap), budget, detail)
+        # beyond the float budget: the compared quantities recomputed at high precision decide
+        exact, exact_budget = float(values["recomputed_gap"]), float(values["recomputed_budget"])
+        rounding = math.isfinite(exact) and exact <= exact_budget
+        detail += (f"; recomputed at {values.get('recomputed_dps')} digits: {exact:.2g} vs {exact_budget:.2g} "
+                   f"({'the float gap was rounding' if rounding else 'a real difference'})")
+        return Judgement("holds" if rounding else "fails", _number(gap), budget, detail,
+                         {"float_budget_exceeded": True}, severity=0.5 if rounding else None)
 
 
 @dataclass(frozen=True)
@@ -190,11 +220,59 @@ class ZTest:
         z = float(values["z"])
         extra = {}
         if values.get("relative_stderr") is not None:   # detectable at 80% power: (critical + 0.84) standard errors
-            extra["min_detectable_relative_change"] = (critical + 0.8416) * float(values["relative_stderr"])
+            extra["min_detectable_effect"] = min_detectable_effect(critical, float(values["relative_stderr"]))
+            extra["min_detectable_relative_change"] = extra["min_detectable_effect"]
         ok = math.isfinite(z) and z <= critical
         return Judgement("holds" if ok else "fails", _number(z), critical,
                          f"max |z| {z:.2f} over {values['entries']} entries (Bonferroni critical {critical:.2f}, "
                          f"α = {self.alpha:g})", extra)
+
+
+@dataclass(frozen=True)
+class TrainedMatch:
+    """Training level: trained parameters of ``runs`` independent seeds against the claimed fixed point.
+
+    Reads ``error_of_mean`` (‖mean_r Ṽ_r - target‖ / ‖target‖), ``noise`` (‖standard error of that mean‖_F /
+    ‖target‖, from the spread over seeds), ``residual`` (the optimiser's own residual: how far the same optimiser,
+    schedule and start stop from the exact minimiser of the exact population objective, relative) and
+    ``entries``, ``runs`` and ``worst_run_error``. holds iff error_of_mean <= residual + c · noise (and the worst
+    run within residual + c · noise · (1 + √runs): no bad seed is averaged away), c = sqrt(F_{1-α}(entries,
+    entries (runs - 1))) (under the claim, ‖mean - target‖² / ‖standard error‖² with the standard errors
+    estimated from the seeds is about F-distributed: the norm stays below c times its expected size with
+    probability 1 - α). The tolerance is thus measured, never a fixed number; its minimum detectable effect is
+    residual + (c + Φ⁻¹(0.8)) · noise (see :func:`min_detectable_effect`)."""
+
+    alpha: float = 1e-3
+    name: str = "TrainedMatch"
+    metric: str = "relative_error_of_mean"
+
+    def metric_for(self) -> str:
+        return self.metric
+
+    def critical(self, entries: int, runs: int) -> float:
+        """sqrt of the (1 - α) quantile of F(entries, entries (runs - 1)): ‖error‖² / ‖standard error‖² with the
+        standard errors estimated from ``runs`` seeds and pooled over the entries (few seeds: heavier tail)."""
+        from scipy.stats import f
+        entries = max(int(entries), 1)
+        return math.sqrt(f.ppf(1 - self.alpha, entries, entries * max(int(runs) - 1, 1)))
+
+    def judge(self, values: dict) -> Judgement:
+        error, noise, residual = (float(values[key]) for key in ("error_of_mean", "noise", "residual"))
+        runs = int(values.get("runs", 2))
+        critical = self.critical(values["entries"], runs)
+        tolerance = residual + critical * noise
+        # no seed is averaged away: each run's own error stays within the same bound widened by one run's spread
+        # (the standard error of the mean times √runs)
+        run_tolerance = residual + critical * noise * (1 + math.sqrt(runs))
+        worst = float(values.get("worst_run_error", 0.0))
+        ok = math.isfinite(error) and error <= tolerance and math.isfinite(worst) and worst <= run_tolerance
+        extra = {"min_detectable_effect": residual + min_detectable_effect(critical, noise),
+                 "tolerance_from": {"residual": residual, "noise": noise, "critical": critical},
+                 "worst_run_error": worst, "run_tolerance": run_tolerance}
+        return Judgement("holds" if ok else "fails", _number(error), tolerance,
+                         f"error of the mean over seeds {error:.3g} vs optimiser residual {residual:.2g} + "
+                         f"{critical:.2f} x noise {noise:.2g} = {tolerance:.3g}; worst run {worst:.3g} vs "
+                         f"{run_tolerance:.3g}", extra)
 
 
 @dataclass(frozen=True)
@@ -224,6 +302,12 @@ class PairedCI:
         half = z * float(diff.std(ddof=1)) / math.sqrt(count) if count > 1 else math.inf
         low, high = mean - half, mean + half
         extra = {"mean": mean, "ci_low": low, "ci_high": high, "seeds": count}
+        if count > 1:
+            # relative to the compared level (values['scale'], e.g. the baseline arm's mean error) when the
+            # measurement gives it, else to the observed mean difference
+            scale = abs(float(values.get("scale") or mean)) or 1.0
+            extra["min_detectable_effect"] = min_detectable_effect(z, float(diff.std(ddof=1)) / math.sqrt(count)
+                                                                   / scale)
         width = max(high - low, 1e-300)
         severity = 1.0 - low / width if math.isfinite(width) else 1.5
         what = values.get("what", "difference")

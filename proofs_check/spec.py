@@ -135,6 +135,25 @@ class FuzzSpec:
     parameters: tuple = ("d", "n", "condition")
 
 
+# --------------------------------------------------------------------------- mutants
+
+@dataclass(frozen=True)
+class Mutant:
+    """A plausible misprint of a claim's printed formula, for ``proofs-check mutate`` (every check must
+    prove it can fail: some level that holds for the claim must fail for the misprinted formula).
+
+    ``patches`` maps ``"module.attribute"`` (normally a ``claimed_*`` function of ``theory/``) to its
+    replacement: an object with the same signature (a misprinted copy), or a ``"module:attribute"``
+    string naming one (resolved only when the mutant runs, so claim modules stay light to import).
+    ``equivalent`` non-empty declares the mutant equivalent (no check can tell it apart) and says why.
+    """
+
+    name: str            # short id, e.g. "gamma-coef-(n+1)/n->(n-1)/n"
+    description: str     # the misprint in words (coefficient, dropped term, transposition, sign, off-by-one)
+    patches: dict        # "module.attribute" -> replacement object (or "module:attribute")
+    equivalent: str = ""  # non-empty = declared equivalent (cannot be told apart), with the reason
+
+
 # --------------------------------------------------------------------------- levels and claims
 
 Expected = str | Callable[[dict], str]
@@ -190,6 +209,7 @@ class Claim:
     fuzz: Any = None
     corrects: str | None = None      # for a '-corrected' claim: the id it corrects
     protocol: str = ""               # the concrete protocol the checks use (sizes, seeds, steps)
+    mutants: tuple = ()              # misprints of the printed formula (Mutant), for `proofs-check mutate`
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not self.id or any(c.isspace() for c in self.id):

@@ -120,8 +120,19 @@ def test_gd_through_the_lsa_matches_closed_form_gd():
 
 def test_empirical_rate_of_a_geometric_sequence():
     errors = 3.0 * 0.9 ** np.arange(200)
-    rate, last = ex.empirical_rate(errors, 1e-6)
+    rate, last, drift = ex.empirical_rate(errors, 1e-6)
     assert rate == pytest.approx(0.9, rel=1e-12) and errors[last] > 1e-6 >= errors[last + 1]
+    assert drift < 1e-12   # one mode: every window already shows the asymptotic rate
+
+
+def test_empirical_rate_of_two_modes_reports_the_drift_of_an_unconverged_window():
+    steps = np.arange(60)
+    errors = np.sqrt(0.999 ** (2 * steps) + 100 * 0.9 ** (2 * steps))   # the fast mode still dominates early
+    rate, last, drift = ex.empirical_rate(errors, 1e-12)
+    assert rate < 0.999 and drift > abs(np.log(rate) - np.log(0.999)) / 10
+    long = np.arange(4000)
+    converged = ex.empirical_rate(np.sqrt(0.999 ** (2 * long) + 100 * 0.9 ** (2 * long)), 1e-12)
+    assert converged[0] == pytest.approx(0.999, rel=1e-9) and converged[2] < 1e-9
 
 
 def test_fixed_step_rates_agree_with_gd_and_the_minimax_criterion():

@@ -14,15 +14,19 @@ from figures import FIGURE_NAMES, make_figure
 
 BASELINES = Path(__file__).parent / "baseline_images"
 TOLERANCE = 2.0   # RMS over 0-255 pixel values: anti-aliasing noise passes; a curve drawn from other seeds does not (RMS 13-32)
+# Fig. 3 (GPT-2) is left out: its --small version trains a transformer for minutes (over the CI budget), and
+# thousands of Adam steps amplify CPU-specific float rounding (AVX2 vs AVX-512 matmul kernels), so its pixels are
+# not a stable baseline across machines. tests/test_gpt2.py checks its outputs at a tinier size instead.
+IMAGE_TESTED = tuple(name for name in FIGURE_NAMES if name != "fig3")
 
 
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
-    return {name: make_figure(name, small=True, out_dir=out) for name in FIGURE_NAMES}
+    return {name: make_figure(name, small=True, out_dir=out) for name in IMAGE_TESTED}
 
 
-@pytest.mark.parametrize("name", FIGURE_NAMES)
+@pytest.mark.parametrize("name", IMAGE_TESTED)
 def test_small_figure_matches_its_baseline(drawn, name):
     png = next(p for p in drawn[name] if p.suffix == ".png")
     baseline = BASELINES / png.name
@@ -34,7 +38,7 @@ def test_small_figure_matches_its_baseline(drawn, name):
     assert compare_images(str(baseline), str(png), tol=TOLERANCE) is None
 
 
-@pytest.mark.parametrize("name", FIGURE_NAMES)
+@pytest.mark.parametrize("name", IMAGE_TESTED)
 def test_every_figure_saves_vector_pdf_csv_and_a_record(drawn, name):
     paths = {p.suffix: p for p in drawn[name]}
     assert set(paths) == {".png", ".pdf", ".csv", ".json"}

@@ -241,20 +241,20 @@ def test_report_usage_errors_are_one_line_exit_2(records, tmp_path, capsys, argv
 
 
 def test_unwritable_out_is_checked_before_anything_runs(tmp_path, capsys, monkeypatch):
-    import proofs_check.registry as registry
-    monkeypatch.setattr(registry, "verify", lambda *a, **k: pytest.fail("verify ran before --out was checked"))
+    import proofs_check.sweeps as sweeps
+    monkeypatch.setattr(sweeps, "verify_sweep", lambda *a, **k: pytest.fail("verify ran before --out was checked"))
     assert main(["report", "--out", "/proc/x", "--quick"]) == 2
     assert "parameter '--out'" in capsys.readouterr().err
 
 
 def test_report_without_from_runs_verify(records, tmp_path, capsys, monkeypatch):
-    import proofs_check.registry as registry
+    import proofs_check.sweeps as sweeps   # `report` runs the checks as a cached sweep, like `all`
     calls = []
 
-    def fake_verify(claim_id, level, seed, quick, progress=None, **overrides):
+    def fake_verify(claim_id, level, seed, quick, overrides, options):
         calls.append((claim_id, level, seed, quick))
         return Results(r for r in records if r.as_expected)
-    monkeypatch.setattr(registry, "verify", fake_verify)
+    monkeypatch.setattr(sweeps, "verify_sweep", fake_verify)
     assert main(["report", "--out", str(tmp_path), "--quick", "--seed", "7", "--format", "html"]) == 0
     assert calls == [(None, None, 7, True)]
     html_text = (tmp_path / "report.html").read_text()

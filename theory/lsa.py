@@ -42,6 +42,11 @@ def lsa_forward(prompt: sp.Matrix, value: sp.Matrix, key_query: sp.Matrix, n) ->
     return prompt + value * prompt * (prompt.T * key_query * prompt) / n
 
 
+def claimed_cot_step(estimate, v_block, w_block, sample_cov, w_star):
+    """The printed recursion (eq. A.1): ŵ_{i+1} = ŵ_i + Ṽ S (W̃ ŵ_i - w*)."""
+    return estimate + v_block * sample_cov * (w_block * estimate - w_star)
+
+
 def derive_lsa_reduction(size: int = 2, context: int = 2, cot_columns: int = 2) -> Derivation:
     """Forward pass of the full LSA vs the reduced recursion, all entries symbolic."""
     xs = [sym.vector(f"x{j}", size) for j in range(context)]
@@ -54,7 +59,7 @@ def derive_lsa_reduction(size: int = 2, context: int = 2, cot_columns: int = 2) 
     out = lsa_forward(embed(xs, ys, estimates), value, key_query, context)[:, -1]
     sample_cov = sum((x * x.T for x in xs), sp.zeros(size, size)) / context
     last = estimates[-1]
-    next_estimate = last + v_block * sample_cov * (w_block * last - w_star)
+    next_estimate = claimed_cot_step(last, v_block, w_block, sample_cov, w_star)
     predicted = sp.Matrix.vstack(sp.zeros(size + 1, 1), next_estimate, sp.Matrix([[1]]))
     identity = (out - predicted).applyfunc(sp.expand)
     return Derivation(

@@ -18,11 +18,14 @@ Two kinds of objects live here:
 """
 from __future__ import annotations
 
+import random
+
 import sympy as sp
 
 from theory import symbols as sym
 from theory.derivation import Derivation
 from theory.gaussian import gaussian_expectation, matrix_expectation, sample_covariance_expectation
+from theory.matrix_functions import PseudoInverse
 
 REFERENCE = "arXiv:2603.01293"
 
@@ -154,7 +157,7 @@ def derived_zfb_predictor(covariance=sym.Sigma, n=sym.n):
 
 def explicit(expr):
     """Evaluate a matrix expression whose symbols have been replaced by explicit matrices
-    (``Inverse`` -> ``.inv()``, ``Trace`` -> ``.trace()``, ``Identity`` -> ``eye``, ...): an explicit
+    (``Inverse`` -> ``.inv()``, ``PseudoInverse`` -> ``.pinv()``, ``Trace`` -> ``.trace()``, ...): an explicit
     ``Matrix`` for a matrix, a scalar expression otherwise. Raises on a leftover ``MatrixSymbol``."""
     if isinstance(expr, sp.MatrixBase):
         return sp.Matrix(expr)
@@ -166,6 +169,8 @@ def explicit(expr):
         return sp.zeros(expr.rows, expr.cols)
     if isinstance(expr, sp.Inverse):
         return explicit(expr.arg).inv()
+    if isinstance(expr, PseudoInverse):
+        return explicit(expr.arg).pinv()
     if isinstance(expr, sp.Transpose):
         return explicit(expr.arg).T
     if isinstance(expr, sp.Trace):
@@ -248,7 +253,19 @@ def explicit_one_step_error(v: sp.Matrix, covariance: sp.Matrix, n=sym.n):
 
 
 def _vanishing(matrix: sp.Matrix) -> sp.Matrix:
-    return matrix.applyfunc(sp.cancel)
+    """Each entry cancelled; an entry that is non-zero at a fixed positive rational point is returned as that
+    value instead, an exact certificate that the identity fails (cancelling a non-vanishing rational function of
+    many symbols can take minutes: a misprinted formula, ``proofs-check mutate``). Vanishing entries are
+    unaffected."""
+    rng = random.Random(0)
+    point = {s: sp.Rational(rng.randint(1, 97), rng.randint(1, 13)) for s in sorted(matrix.free_symbols, key=str)}
+
+    def entry(expr):
+        value = expr.xreplace(point)
+        if value.is_Number and value.is_finite and value != 0:
+            return value
+        return sp.cancel(expr)
+    return matrix.applyfunc(entry)
 
 
 def derive_fourth_moment(size: int = 2) -> Derivation:

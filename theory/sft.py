@@ -13,7 +13,7 @@ from theory import lsa as lsa_theory
 from theory import symbols as sym
 from theory.derivation import Derivation
 from theory.matrix_functions import PseudoInverse
-from theory.pretraining import REFERENCE, gamma, solve_quadratic_minimiser
+from theory.pretraining import REFERENCE, at_explicit, gamma, solve_quadratic_minimiser
 
 eta = sp.Symbol("eta", positive=True)            # geometric target rate (not a learning rate)
 ridge = sp.Symbol("lam", positive=True)          # λ of Theorem 4.1
@@ -100,7 +100,8 @@ def derive_population_optimum(singular: bool) -> Derivation:
     second = (n + 1) / n * a * a + a.trace() / n * a
     projector = a * a.pinv()
     derived = -eta * a * second.pinv() - gamma_inv * (sp.eye(2) - projector)
-    claimed = -eta * ((n + 1) / n * a + a.trace() / n * projector).pinv() - gamma_inv * (sp.eye(2) - projector)
+    # the printed formula itself (the object numerics.sft compiles), never a re-typed copy of it
+    claimed = at_explicit(claimed_population_optimum(), 2, {A: a, Sigma0: s0})
     return Derivation("population SFT optimum", {"derived": derived},
                       ("B → ∞", "d=2, diagonal A" + (" with a zero eigenvalue" if singular else "")),
                       f"{REFERENCE} Proposition 4.3", {"derived - claimed": (derived - claimed).applyfunc(sp.cancel)})
@@ -133,8 +134,9 @@ def teacher_forced_loss(size: int, context: int, k: int, w_block=None, prompt_co
 def derive_sft_loss(size: int = 2, context: int = 2, k: int = 2) -> Derivation:
     """Teacher-forced LSA loss (W̃ = I) vs (c_k/2B)‖ṼΦ + ηΩ‖_F², all entries symbolic."""
     loss, v_block, phi, omega = teacher_forced_loss(size, context, k)
-    residual = v_block * phi + eta * omega
-    claimed = geometric_weight(k) / 2 * (residual.T * residual).trace()
+    # the printed loss itself (the object numerics.sft compiles) at B = 1, c_k = geometric_weight(k)
+    claimed = at_explicit(claimed_sft_loss(), size, {sym.V: v_block, Phi: phi, Omega: omega},
+                          {c_k: geometric_weight(k), prompts: 1})
     return Derivation("SFT loss closed form", {"loss": loss},
                       ("W~ = I", "teacher forcing with w_i = (1-(1-η)^i) w*", f"explicit d={size}, n={context}, k={k}, B=1"),
                       f"{REFERENCE} Section 4", {"loss - claimed": sp.expand(loss - claimed)})
@@ -144,8 +146,9 @@ def _rational_matrix(rng, rows, cols):
     return sp.Matrix(rows, cols, lambda i, j: sp.Rational(rng.randint(-4, 4), rng.randint(1, 3)))
 
 
-def derive_ridge_limit(size: int = 3, prompt_count: int = 2, seed: int = 0) -> Derivation:
-    """Exact λ → 0⁺ limit of the regularised minimiser over Ṽ (W̃ = I) at rational Φ, Ω, Γ_0⁻¹.
+def derive_ridge_limit(size: int = 3, prompt_count: int = 2, seed: int = 0, context: int = 4) -> Derivation:
+    """Exact λ → 0⁺ limit of the regularised minimiser over Ṽ (W̃ = I) at rational Φ, Ω, Σ_0 (n = ``context``),
+    vs the printed ``claimed_sft_optimum`` evaluated there.
 
     Symbols: η, c_k, λ. The limit is taken by sympy, the claimed form uses the exact
     ``Matrix.pinv``. Covers only W̃ = I; the joint (Ṽ, W̃) problem is checked numerically.
@@ -154,15 +157,17 @@ def derive_ridge_limit(size: int = 3, prompt_count: int = 2, seed: int = 0) -> D
     phi = _rational_matrix(rng, size, prompt_count)
     omega = _rational_matrix(rng, size, prompt_count)
     root = _rational_matrix(rng, size, size)
-    gamma_inv = root * root.T + sp.eye(size)
+    sigma0 = root * root.T + sp.eye(size)            # a rational Σ_0 ≻ 0; the anchor is the printed -Γ_0⁻¹
+    lengths = {sym.n: context}
+    gamma_inv = at_explicit(pretrained_inverse(), size, {Sigma0: sigma0}, lengths)
     v = sym.general_matrix("v", size)
     residual = v * phi + eta * omega
     anchor = v + gamma_inv
     objective = c_k / (2 * prompt_count) * (residual * residual.T).trace() + ridge * (anchor * anchor.T).trace()
     minimiser = solve_quadratic_minimiser(sp.expand(objective), v)
     limit = minimiser.applyfunc(lambda e: sp.limit(e, ridge, 0, "+"))
-    pinv = phi.pinv()
-    claimed = -eta * omega * pinv - gamma_inv * (sp.eye(size) - phi * pinv)
+    # the printed Ṽ* itself (the object numerics.sft compiles), never a re-typed copy of it
+    claimed = at_explicit(claimed_sft_optimum(), size, {Phi: phi, Omega: omega, Sigma0: sigma0}, lengths)
     return Derivation("ridge limit of the SFT minimiser", {"minimiser": minimiser, "limit": limit},
                       ("W~ = I held fixed", f"explicit d={size}, B={prompt_count}, rational data (seed {seed})"),
                       f"{REFERENCE} Theorem 4.1", {"limit - claimed": (limit - claimed).applyfunc(sp.cancel)})

@@ -90,35 +90,131 @@ def _random_parameters(d: int, generator, dtype, runs: int | None = None):
     return v, w
 
 
-def os_map_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:
-    """Prop. 6.1: max relative gap between ŵ_k - w* of the full LSA k-step rollout (random Ṽ and W̃)
-    and the printed map -(I + Σ_{i<k} (ṼSW̃ + I)^i ṼS) w*, compiled from theory.outcome."""
+def _float_scale(tensor) -> torch.Tensor:
+    return tensor.detach().to(torch.float64)
+
+
+def _map_inputs(covariance, n: int, prompts: int, seed: int, dtype):
     generator = torch_generator(seed, "prop-6.1")
     data = sample_prompts(n, prompts, covariance, generator=generator, dtype=dtype)
     v, w = _random_parameters(covariance.shape[-1], generator, dtype)
+    return data, v, w
+
+
+def os_map_comparison(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> dict:
+    """Prop. 6.1: max relative gap between ŵ_k - w* of the full LSA k-step rollout (random Ṽ and W̃)
+    and the printed map -(I + Σ_{i<k} (ṼSW̃ + I)^i ṼS) w*, compiled from theory.outcome; with the rounding
+    ``amplification`` of that comparison: (operations per entry) x (largest magnitude of the summed terms,
+    ‖w*‖ (1 + ‖Ṽ‖ tr S Σ_{i<k} (1 + ‖Ṽ‖ tr S ‖W̃‖)^i)) / (largest |entry| compared). Its gap is at most
+    about eps(dtype) x amplification (a sum of N terms errs by at most N eps Σ|terms|, Higham's γ_N)."""
+    data, v, w = _map_inputs(covariance, n, prompts, seed, dtype)
     final = cot_rollout(data.x, data.y, v, w, k)[..., -1, :]
     residual = os_numerics.os_residual_printed(data.sample_covariance, v, w, k)
     printed = -(residual @ data.w_star.unsqueeze(-1)).squeeze(-1)
-    return float(((final - data.w_star) - printed).abs().max() / printed.abs().max())
+    d = covariance.shape[-1]
+    trace = _float_scale(data.x).pow(2).sum((-1, -2)) / n                       # tr S_τ = Σ|x|²/n (no cancellation)
+    v_norm, w_norm = float(_float_scale(v).norm()), float(_float_scale(w).norm())
+    growth = 1 + v_norm * trace * w_norm
+    powers = sum(growth ** i for i in range(k))
+    magnitude = _float_scale(data.w_star).norm(dim=-1) * (1 + v_norm * trace * powers)
+    largest = float(_float_scale(printed).abs().max())
+    return {"gap": float(((final - data.w_star) - printed).abs().max() / printed.abs().max()),
+            "amplification": (n + 2 * k * (d + 1)) * float(magnitude.max()) / largest}
 
 
-def os_gradient_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:
-    """The OS gradient: relative Frobenius gap between autograd through the full LSA rollout and the
-    printed (1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ, at Ṽ = Ṽ_0 + 0.2 N(0, 1) (near the start)."""
+def os_map_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE, dps: int = 40) -> float:
+    """:func:`os_map_comparison`'s gap recomputed at ``dps`` digits: the same float data (x, w*, Ṽ, W̃),
+    converted exactly, through the full LSA in mpmath (:mod:`numerics.mp_lsa`, labels y = ⟨w*, x⟩ exact)
+    and the printed map compiled to mpmath."""
+    import mpmath
+    from numerics import mp_lsa
+    data, v, w = _map_inputs(covariance, n, prompts, seed, dtype)
+    compiled = os_numerics._compiled_printed("residual", k)
+    with mpmath.workdps(dps):
+        v_mp, w_mp = mp_lsa.exact(v), mp_lsa.exact(w)
+        differences, printed_entries = [], []
+        for x, w_star in zip(mp_lsa.exact(data.x), mp_lsa.exact(data.w_star)):
+            s = x.T @ x / n
+            final = mp_lsa.rollout(x, x @ w_star, v_mp, w_mp, k)[-1]
+            residual = np.array(compiled.mpmath(dps=dps, V=v_mp, S=s, Wt=w_mp).tolist(), dtype=object)
+            printed = -(residual @ w_star)
+            differences += list(final - w_star - printed)
+            printed_entries += list(printed)
+        return float(max(abs(x) for x in differences) / max(abs(x) for x in printed_entries))
+
+
+def os_map_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:
+    """The gap of :func:`os_map_comparison` alone."""
+    return os_map_comparison(covariance, n, prompts, k, seed, dtype)["gap"]
+
+
+def _gradient_inputs(covariance, n: int, prompts: int, seed: int, dtype):
     generator = torch_generator(seed, "os-gradient")
     data = sample_prompts(n, prompts, covariance, generator=generator, dtype=dtype)
     d = covariance.shape[-1]
     v0 = torch.as_tensor(pretrained_start(covariance, n), dtype=dtype)
-    v = (v0 + 0.2 * torch.randn(d, d, generator=generator, dtype=dtype)).requires_grad_(True)
+    return data, v0 + 0.2 * torch.randn(d, d, generator=generator, dtype=dtype)
+
+
+def os_gradient_comparison(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> dict:
+    """The OS gradient: relative Frobenius gap between autograd through the full LSA rollout and the
+    printed (1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ, at Ṽ = Ṽ_0 + 0.2 N(0, 1) (near the start); with the
+    rounding ``amplification``: (operations per entry: n + 2k(d+1) + B) x (1/B) Σ_τ k (2k-1) ‖M_τ‖^{2k-2} (‖M_τ‖ +
+    ‖Ṽ‖ tr S_τ) ‖w*_τ‖² tr S_τ / ‖printed‖ (Frobenius norms): the magnitudes of the summed terms before they
+    cancel (across prompts, and in M = I + ṼS). The float gap is at most about eps(dtype) x amplification."""
+    data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
+    v = v.requires_grad_(True)
     loss = os_numerics.os_loss(data.sample_covariance, data.w_star, v, k, prompts=data)
     (autograd,) = torch.autograd.grad(loss, v)
     printed = os_numerics.os_gradient_printed(data.sample_covariance, data.w_star, v.detach(), k)
-    return float((autograd - printed).norm() / printed.norm())
+    d = covariance.shape[-1]
+    trace = _float_scale(data.x).pow(2).sum((-1, -2)) / n
+    m_norm = (torch.eye(d, dtype=torch.float64) + _float_scale(v) @ _float_scale(data.sample_covariance)).norm(
+        dim=(-1, -2))
+    cancelled = m_norm + float(_float_scale(v).norm()) * trace      # I + ṼS formed from terms of this size
+    # k terms of degree 2k-1 in M: a relative error δ of M becomes (2k-1)δ in each
+    terms = k * (2 * k - 1) * m_norm ** (2 * k - 2) * cancelled * _float_scale(data.w_star).pow(2).sum(-1) * trace
+    return {"gap": float((autograd - printed).norm() / printed.norm()),
+            "amplification": (n + 2 * k * (d + 1) + prompts) * float(terms.mean())
+            / float(_float_scale(printed).norm())}
+
+
+def os_gradient_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE, dps: int = 40) -> float:
+    """:func:`os_gradient_comparison`'s gap recomputed at ``dps`` digits from the same float data (x, w*, Ṽ,
+    converted exactly): the gradient of L_OS by central differences of the mpmath loss (S_τ = XᵀX/n and
+    h_τ = S_τ w*_τ in mpmath, then the k-step recursion, which equals the full LSA exactly: lsa-reduction),
+    against the printed gradient compiled to mpmath."""
+    import mpmath
+    from numerics import mp_lsa
+    data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
+    compiled = os_numerics._compiled_printed("gradient", k)
+    d = covariance.shape[-1]
+    with mpmath.workdps(dps):
+        v_mp = mp_lsa.exact(v)
+        covariances = [x.T @ x / n for x in mp_lsa.exact(data.x)]
+        tasks = list(mp_lsa.exact(data.w_star))
+        identity = mp_lsa.identity(d)
+
+        def loss(point):
+            total = mpmath.mpf(0)
+            for s, w_star in zip(covariances, tasks):
+                residual = mp_lsa.reduced_rollout(s, s @ w_star, point, identity, k) - w_star
+                total += sum(r * r for r in residual)
+            return total / (2 * len(tasks))
+        numeric = mp_lsa.finite_difference_gradient(loss, v_mp, dps)
+        printed = sum(np.array(compiled.mpmath(dps=dps, V=v_mp, S=s, w=w_star.reshape(d, 1)).tolist(), dtype=object)
+                      for s, w_star in zip(covariances, tasks)) / len(tasks)
+        return float(mp_lsa.frobenius(numeric - printed) / mp_lsa.frobenius(printed))
+
+
+def os_gradient_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:
+    """The gap of :func:`os_gradient_comparison` alone."""
+    return os_gradient_comparison(covariance, n, prompts, k, seed, dtype)["gap"]
 
 
 # --------------------------------------------------------------------------- sharpness (eq. 6.1, Appendix E)
 
-FAMILIES = ("nilpotent", "triangular", "non-normal", "normal")
+FAMILIES = ("nilpotent", "triangular", "non-normal", "normal", "jordan")
 
 
 def zero_residual_point(d: int, k: int, seed: int, family: str, data_scale: float = 1.0, name: str = "point"):
@@ -127,8 +223,11 @@ def zero_residual_point(d: int, k: int, seed: int, family: str, data_scale: floa
     family 'nilpotent': M strictly upper-triangular in an orthonormal basis Q whose first vector is w*
     (ρ(M) = 0, M ≠ 0, M w* = 0); 'triangular': the same plus a diagonal with entries in (-1/2, 1/2) and 0 on
     w* (non-normal, 0 < ρ(M) < 1/2, ‖M‖ of order 1); 'non-normal': M = G (I - P_w) with G Gaussian (generic,
-    ρ(M) of order √d); 'normal': M = P_⊥ C P_⊥ with C symmetric Gaussian (M symmetric, M w* = 0).
-    S = data_scale (A Aᵀ/d + I/2) ≻ 0."""
+    ρ(M) of order √d); 'normal': M = P_⊥ C P_⊥ with C symmetric Gaussian (M symmetric, M w* = 0);
+    'jordan': one Jordan chain M q_i = q_{i+1} (i < min(k, d)) from q_1 = w*/‖w*‖ in a random orthonormal basis,
+    with S = data_scale I, where the corrected bound is tightest (every ‖M^j‖ = 1 and the k terms of
+    J[dṼ] = Σ_j M^j dṼ S M^{k-1-j} w* add up coherently: ‖J‖² = k against k² at k = 2, a factor 2).
+    Otherwise S = data_scale (A Aᵀ/d + I/2) ≻ 0."""
     family = check.one_of("family", family, set(FAMILIES))
     rng = numpy_rng(seed, "zero-residual point", family, name)
     a = rng.standard_normal((d, d))
@@ -141,6 +240,11 @@ def zero_residual_point(d: int, k: int, seed: int, family: str, data_scale: floa
         if family == "triangular":
             upper += np.diag(np.r_[0.0, rng.uniform(-0.5, 0.5, d - 1)])
         m = q @ upper @ q.T
+    elif family == "jordan":
+        q, _ = np.linalg.qr(np.column_stack([w, rng.standard_normal((d, d - 1))]))
+        chain = np.diag(np.r_[np.ones(min(k, d) - 1), np.zeros(d - min(k, d))][:d - 1], -1)
+        m = q @ chain @ q.T
+        s = data_scale * np.eye(d)
     elif family == "non-normal":
         m = rng.standard_normal((d, d)) @ off_w
     else:
@@ -296,7 +400,13 @@ def os_runs(sigma0, shift, n: int, prompts: int, k: int, steps: int, runs: int, 
     losses = np.concatenate([history.numpy(), final[None]])[1:]       # loss after step 1 .. steps
     relative = np.where(np.isfinite(losses), losses, np.inf) / start
     below = relative < CONVERGED_BELOW
+    # settled: the last 10% of the steps made < 1% of the run's total progress (at a stationary point of its own
+    # loss, which need not be 0: one Ṽ for B prompts), as opposed to a run still crawling when it stops
+    tail = relative[-max(steps // 10, 1) - 1] if steps > 1 else np.ones(runs)
+    with np.errstate(invalid="ignore"):          # a diverged run: inf - inf, never settled
+        progress = (tail - relative[-1]) / np.maximum(1 - relative[-1], 1e-300)
     out = {"step": lr, "start_loss": start.tolist(), "final_loss": final.tolist(),
+           "settled": (np.isfinite(progress) & (relative[-1] < 1) & (progress < 0.01)).tolist(),
            "peak_over_start": np.max(np.r_[np.ones((1, runs)), relative], 0).tolist(),
            "labels": label_runs(start, final),
            "steps_to_converge": [int(np.argmax(col)) + 1 if col.any() else None for col in below.T],
@@ -448,6 +558,12 @@ def difficulty_gain(sigma0, n: int, prompts: int, k: int, runs: int, steps: int,
 
 # --------------------------------------------------------------------------- sampled RL (extension)
 
+def expected_reward(per_prompt_loss, d: int, std: float):
+    """E[reward] of the Gaussian policy a ~ N(ŵ_k, s² I) with reward -‖a - w*‖², per prompt:
+    -‖ŵ_k - w*‖² - d s² = -2 L_OS(prompt) - d s² (rl-policy-gradient's statement)."""
+    return -2 * per_prompt_loss - d * std ** 2
+
+
 def policy_gradient_target(sample_cov, w_star, v_block, k: int):
     """Per-prompt -2 ∇_Ṽ L_OS(prompt) (B, d, d) and the per-prompt loss ½‖ŵ_k - w*‖² (B,)."""
     v = v_block.detach().clone().requires_grad_(True)
@@ -566,40 +682,68 @@ def _minibatches(prompts: int, epochs: int, generator):
             yield order[start:start + FIG4_BATCH]
 
 
-def fig4_sft(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed: int, *names) -> np.ndarray:
-    """Fig. 4 SFT protocol: from Ṽ_0 = -Γ_0⁻¹ (W̃ = I), Adam at 1e-3 on minibatches of 64 of B prompts from
-    Σ_0 + Δ for ``epochs`` epochs, on the teacher-forced loss in its closed form (c_k/2B)‖ṼΦ + ηΩ‖² (proved
-    equal to the full LSA: claim sft-loss-closed-form); R runs batched. Post-test error (k = 1) per run."""
+def _checkpoint_steps(prompts: int, epochs: int, checkpoints) -> tuple[int, dict]:
+    """(epochs to train, {optimizer step after which to evaluate: position}) for evaluations after each epoch
+    count in ``checkpoints`` (None: only at the end). Training to max(checkpoints) once and evaluating on the way
+    gives the same numbers as separate runs of each length: the minibatch order is drawn epoch by epoch."""
+    per_epoch = -(-prompts // FIG4_BATCH)
+    if checkpoints is None:
+        return epochs, {}
+    checkpoints = [check.positive_int("checkpoints", c) for c in checkpoints]
+    return max(checkpoints), {c * per_epoch: position for position, c in enumerate(checkpoints)}
+
+
+def _evaluated(losses: dict, final, checkpoints) -> np.ndarray:
+    """Post-test errors per run: (R,) at the end, or (R, len(checkpoints)) at the checkpoints."""
+    return final if checkpoints is None else np.stack([losses[p] for p in range(len(checkpoints))], axis=-1)
+
+
+def fig4_sft(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed: int, *names, lr: float = FIG4_LR,
+             checkpoints=None) -> np.ndarray:
+    """Fig. 4 SFT protocol: from Ṽ_0 = -Γ_0⁻¹ (W̃ = I), Adam at ``lr`` (the paper's 1e-3) on minibatches of 64 of B
+    prompts from Σ_0 + Δ for ``epochs`` epochs, on the teacher-forced loss in its closed form (c_k/2B)‖ṼΦ + ηΩ‖²
+    (proved equal to the full LSA: claim sft-loss-closed-form); R runs batched. Post-test error (k = 1) per run;
+    with ``checkpoints`` (epoch counts; ``epochs`` is then ignored) one column per checkpoint."""
     sigma0, shift = fig4_setup(d)
     phi, omega = sft.task_moments(n, prompts, sigma0 + shift, torch_generator(seed, "fig4 sft", *names, "prompts"),
                                   batch=(runs,))
     v = torch.as_tensor(pretrained_start(sigma0, n)).expand(runs, -1, -1).clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([v], lr=FIG4_LR)
+    optimizer = torch.optim.Adam([v], lr=lr)
     weight = float(geometric_weight(k, FIG4_ETA))
-    for index in _minibatches(prompts, epochs, torch_generator(seed, "fig4 sft", *names, "order")):
+    epochs, marks = _checkpoint_steps(prompts, epochs, checkpoints)
+    losses = {}
+    for step, index in enumerate(_minibatches(prompts, epochs, torch_generator(seed, "fig4 sft", *names, "order")), 1):
         residual = v @ phi[..., index] + FIG4_ETA * omega[..., index]
         loss = weight / (2 * len(index)) * (residual ** 2).sum((-1, -2))
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
-    return post_test_error(v.detach(), sigma0 + shift, n)
+        if step in marks:
+            losses[marks[step]] = post_test_error(v.detach(), sigma0 + shift, n)
+    return _evaluated(losses, post_test_error(v.detach(), sigma0 + shift, n), checkpoints)
 
 
-def fig4_os(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed: int, *names) -> np.ndarray:
-    """Fig. 4 OS protocol: from Ṽ_0 = -Γ_0⁻¹, Adam at 1e-3 on minibatches of 64 of B prompts from Σ_0 + Δ for
-    ``epochs`` epochs, through the k-step recursion computed from the raw prompts (= full LSA), float32 data
-    to fit memory; R runs batched. Post-test error (k = 1) per run."""
+def fig4_os(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed: int, *names, lr: float = FIG4_LR,
+            checkpoints=None) -> np.ndarray:
+    """Fig. 4 OS protocol: from Ṽ_0 = -Γ_0⁻¹, Adam at ``lr`` (the paper's 1e-3) on minibatches of 64 of B prompts
+    from Σ_0 + Δ for ``epochs`` epochs, through the k-step recursion computed from the raw prompts (= full LSA),
+    float32 data to fit memory; R runs batched. Post-test error (k = 1) per run; with ``checkpoints`` as in
+    :func:`fig4_sft`."""
     sigma0, shift = fig4_setup(d)
     data = sample_prompts(n, prompts, sigma0 + shift, runs=runs, dtype=torch.float32,
                           generator=torch_generator(seed, "fig4 os", *names, "prompts"))
     v = torch.as_tensor(pretrained_start(sigma0, n), dtype=torch.float32).expand(runs, -1, -1).clone()
     v.requires_grad_(True)
-    optimizer = torch.optim.Adam([v], lr=FIG4_LR)
-    for index in _minibatches(prompts, epochs, torch_generator(seed, "fig4 os", *names, "order")):
+    optimizer = torch.optim.Adam([v], lr=lr)
+    epochs, marks = _checkpoint_steps(prompts, epochs, checkpoints)
+    losses = {}
+    for step, index in enumerate(_minibatches(prompts, epochs, torch_generator(seed, "fig4 os", *names, "order")), 1):
         estimate = os_numerics.final_estimate_from_data(data.x[:, index], data.y[:, index], v, k)
         loss = 0.5 * ((estimate - data.w_star[:, index]) ** 2).sum(-1).mean(-1)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
-    return post_test_error(v.detach().double(), sigma0 + shift, n)
+        if step in marks:
+            losses[marks[step]] = post_test_error(v.detach().double(), sigma0 + shift, n)
+    return _evaluated(losses, post_test_error(v.detach().double(), sigma0 + shift, n), checkpoints)
 

@@ -16,18 +16,66 @@ from numerics.training import PretrainConfig, PretrainResult, pretrain
 from numerics.zfb import ZFBConfig, train_zfb, zfb_predict
 
 
-def reduction_gap(covariance: np.ndarray, n: int, steps: int, seed: int, dtype=torch.float64,
-                  prompts: int = 64, runs: int = 2) -> float:
-    """Max relative gap between the full LSA forward pass (attention matrix formed explicitly) and the
-    reduced recursion ŵ_{i+1} = ŵ_i + Ṽ S (W̃ ŵ_i - w*), over ``steps`` CoT steps, at random Ṽ, W̃."""
+def _reduction_inputs(covariance, n, steps, seed, dtype, prompts, runs):
     d = covariance.shape[-1]
     generator = torch_generator(seed, "lsa-reduction", str(dtype))
     data = sample_prompts(n, prompts, covariance, runs=runs, generator=generator, dtype=dtype)
     v = 0.5 / d ** 0.5 * torch.randn(runs, d, d, generator=generator, dtype=dtype)
     w = torch.eye(d, dtype=dtype) + 0.3 / d ** 0.5 * torch.randn(runs, d, d, generator=generator, dtype=dtype)
+    return data, v, w
+
+
+def reduction_comparison(covariance: np.ndarray, n: int, steps: int, seed: int, dtype=torch.float64,
+                         prompts: int = 64, runs: int = 2) -> dict:
+    """Max relative gap between the full LSA forward pass (attention matrix formed explicitly) and the
+    reduced recursion ŵ_{i+1} = ŵ_i + Ṽ S (W̃ ŵ_i - w*), over ``steps`` CoT steps, at random Ṽ, W̃; with the
+    comparison's rounding ``amplification``: lsa_operations x max_τ b_τ / max(max|ŵ|, 1), b_τ the magnitude
+    of the summed terms (b_{i+1} = b_i + ‖Ṽ‖(tr S ‖W̃‖ b_i + ‖X‖‖y‖/n), b_0 = 0)."""
+    from numerics.experiments.setups import lsa_operations
+    d = covariance.shape[-1]
+    data, v, w = _reduction_inputs(covariance, n, steps, seed, dtype, prompts, runs)
     full = cot_rollout(data.x, data.y, v, w, steps, full_attention=True)
     reduced = reduced_rollout(data.sample_covariance, data.cross_moment, v, w, steps)
-    return float(((full - reduced).abs().max() / reduced.abs().max().clamp_min(1.0)).item())
+    x = data.x.to(torch.float64)
+    trace = x.pow(2).sum((-1, -2)) / n                                             # (runs, B)
+    label = x.norm(dim=(-1, -2)) * data.y.to(torch.float64).norm(dim=-1) / n
+    v_norm = v.to(torch.float64).norm(dim=(-1, -2))[:, None]
+    w_norm = w.to(torch.float64).norm(dim=(-1, -2))[:, None]
+    bound = torch.zeros_like(trace)
+    for _ in range(steps):
+        bound = bound + v_norm * (trace * w_norm * bound + label)
+    scale = max(float(reduced.abs().max()), 1.0)
+    return {"gap": float(((full - reduced).abs().max() / scale).item()),
+            "amplification": lsa_operations(n, d, steps) * float(bound.max()) / scale}
+
+
+def reduction_gap_mp(covariance: np.ndarray, n: int, steps: int, seed: int, dtype=torch.float64,
+                     prompts: int = 64, runs: int = 2, dps: int = 40) -> float:
+    """:func:`reduction_comparison`'s gap recomputed at ``dps`` digits: the same float data (x, y, Ṽ, W̃)
+    converted exactly, every prompt's full LSA rollout and reduced recursion in mpmath
+    (:mod:`numerics.mp_lsa`)."""
+    import mpmath
+    from numerics import mp_lsa
+    data, v, w = _reduction_inputs(covariance, n, steps, seed, dtype, prompts, runs)
+    with mpmath.workdps(dps):
+        largest, worst = mpmath.mpf(1), mpmath.mpf(0)
+        for run in range(runs):
+            v_mp, w_mp = mp_lsa.exact(v[run]), mp_lsa.exact(w[run])
+            for x, y in zip(mp_lsa.exact(data.x[run]), mp_lsa.exact(data.y[run])):
+                full = mp_lsa.rollout(x, y, v_mp, w_mp, steps)
+                s, h = x.T @ x / n, x.T @ y / n
+                estimate = mp_lsa.zeros(x.shape[-1])
+                for step in range(steps):
+                    estimate = estimate + v_mp @ (s @ (w_mp @ estimate) - h)
+                    worst = max(worst, max(abs(a - b) for a, b in zip(full[step], estimate)))
+                    largest = max(largest, max(abs(a) for a in estimate))
+        return float(worst / largest)
+
+
+def reduction_gap(covariance: np.ndarray, n: int, steps: int, seed: int, dtype=torch.float64,
+                  prompts: int = 64, runs: int = 2) -> float:
+    """The gap of :func:`reduction_comparison` alone."""
+    return reduction_comparison(covariance, n, steps, seed, dtype, prompts, runs)["gap"]
 
 
 def symmetric_test_matrix(d: int, seed: int, name: str = "test matrix") -> np.ndarray:
@@ -134,6 +182,34 @@ def pretrain_runs(d: int, n: int, runs: int, steps: int, prompts: int, seed: int
     return pretrain(PretrainConfig(d=d, n=n, runs=runs, steps=steps, prompts_per_step=prompts,
                                    seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
                                    mixture=mixture, noise_std=noise_std))
+
+
+def trained_statistics(trained, target) -> dict:
+    """Per-run trained parameters (R, d, d) against a target: the relative error of their mean and the
+    relative norm of that mean's standard error over the R seeds (the spread the training level is judged
+    with, rules.TrainedMatch)."""
+    trained = np.asarray(trained.detach().cpu().numpy() if hasattr(trained, "detach") else trained, dtype=float)
+    target = np.asarray(target, dtype=float)
+    scale = float(np.linalg.norm(target))
+    mean = trained.mean(0)
+    stderr = trained.std(0, ddof=1) / np.sqrt(trained.shape[0])
+    worst = float(np.max(np.linalg.norm(trained - target, axis=(-2, -1))) / scale)
+    return {"error_of_mean": float(np.linalg.norm(mean - target) / scale),
+            "noise": float(np.linalg.norm(stderr) / scale), "worst_run_error": worst,
+            "entries": int(target.size), "runs": int(trained.shape[0])}
+
+
+def optimiser_residual(d: int, n: int, steps: int, seed: int, stream: str, minimiser, *, covariance=None,
+                       mixture=None, noise_std: float = 0.0) -> float:
+    """The optimiser's own residual: the same optimiser, schedule, start and steps as :func:`pretrain_runs`, on
+    the exact population gradient (the Wick-derived loss, compiled; no sampling noise), one run; its end point's
+    relative distance to ``minimiser``, the exact minimiser of that loss (pass the *derived* closed form, never
+    the printed one under test)."""
+    result = pretrain(PretrainConfig(d=d, n=n, runs=1, steps=steps, gradient="population",
+                                     seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
+                                     mixture=mixture, noise_std=noise_std))
+    minimiser = np.asarray(minimiser, dtype=float)
+    return float(np.linalg.norm(result.v_block[0].numpy() - minimiser) / np.linalg.norm(minimiser))
 
 
 # --------------------------------------------------------------------------- Zhang-Frei-Bartlett (related work)

@@ -20,6 +20,13 @@ def covariance_from(d: int, condition: float, seed: int, name: str = "covariance
     return covariance_with_condition(d, float(condition), stream_seed(seed, name))
 
 
+def lsa_operations(n: int, d: int, steps: int) -> int:
+    """Floating operations accumulated into one entry by ``steps`` full-LSA steps on prompts of n context
+    columns (each step sums over the n + i + 1 columns and twice over the 2d + 2 rows): the N of the forward
+    error bound N·eps·Σ|terms| (Higham's γ_N) used by the rounding budgets of the numeric checks."""
+    return max(int(steps), 1) * (int(n) + int(steps) + 1 + 2 * (2 * int(d) + 2))
+
+
 def low_rank_shift(d: int, rank: int, seed: int, name: str = "shift") -> np.ndarray:
     """A random PSD Δ = F Fᵀ of the given rank, F with N(0, 1/rank) entries."""
     d = check.positive_int("d", d)

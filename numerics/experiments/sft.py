@@ -119,6 +119,45 @@ def loss_gap(problem: SFTProblem, v: np.ndarray, k: int, eta: float, dtype=torch
     return abs(full - closed) / max(abs(closed), 1e-12), full, closed
 
 
+def loss_comparison(problem: SFTProblem, v: np.ndarray, k: int, eta: float, dtype=torch.float64) -> dict:
+    """:func:`loss_gap` with the comparison's rounding ``amplification``: lsa_operations x 2 max_τ m_τ
+    Σ_τ‖R_τ‖ Σ_i (1-η)^i / (c_k Σ_τ‖R_τ‖²), R = ṼΦ + ηΩ (the step-i residual is (1-η)^i R_τ), m_τ = ‖w*_τ‖
+    (2 + 2‖Ṽ‖ tr S_τ) the magnitude of the terms a residual is formed from (a squared norm's relative error
+    is 2 x its residual's)."""
+    from numerics.experiments.setups import lsa_operations
+    gap, full, closed = loss_gap(problem, v, k, eta, dtype)
+    x = problem.data.x.to(dtype).to(torch.float64)
+    trace = (x.pow(2).sum((-1, -2)) / problem.n).numpy()
+    magnitude = np.linalg.norm(problem.omega, axis=0) * (2 + 2 * np.linalg.norm(v) * trace)
+    residual = np.linalg.norm(v @ problem.phi + eta * problem.omega, axis=0)
+    weight = geometric_weight(k, eta)
+    amplification = (lsa_operations(problem.n, problem.d, k + 1) * 2 * float(magnitude.max()) * residual.sum()
+                     * sum((1 - eta) ** i for i in range(k + 1)) / max(weight * float((residual ** 2).sum()), 1e-300))
+    return {"gap": gap, "full": full, "closed": closed, "amplification": amplification}
+
+
+def loss_gap_mp(problem: SFTProblem, v: np.ndarray, k: int, eta: float, dtype=torch.float64, dps: int = 40) -> float:
+    """:func:`loss_gap` recomputed at ``dps`` digits from the same data in ``dtype`` (x, w*, Ṽ converted
+    exactly; labels y = ⟨w*, x⟩ exact): the teacher-forced loss through the full LSA in mpmath
+    (:mod:`numerics.mp_lsa`) against the closed form compiled to mpmath, Φ = [S_τ w*_τ] in mpmath."""
+    from numerics import mp_lsa
+    v_cast = torch.as_tensor(v).to(dtype)
+    with mpmath.workdps(dps):
+        v_mp = mp_lsa.exact(v_cast)
+        xs, tasks = mp_lsa.exact(problem.data.x.to(dtype)), mp_lsa.exact(problem.data.w_star.to(dtype))
+        full = sum(mp_lsa.teacher_forced_loss(x, x @ w_star, w_star, v_mp, k, eta)
+                   for x, w_star in zip(xs, tasks)) / len(tasks)
+        phi = np.stack([x.T @ (x @ w_star) / problem.n for x, w_star in zip(xs, tasks)], axis=-1)
+        omega = np.stack(list(tasks), axis=-1)
+        # c_k from theory.sft, as the float path: a re-typed sum here would let the re-check compare
+        # against a different formula than the check it re-checks
+        closed = sft.COMPILED["loss"].mpmath(dps=dps, V=v_mp, Phi=phi, Omega=omega,
+                                             c_k=theory.geometric_weight(int(k), mpmath.mpf(eta)),
+                                             eta=mpmath.mpf(eta))
+        closed = closed if not isinstance(closed, mpmath.matrix) else closed[0]
+        return float(abs(full - closed) / abs(closed))
+
+
 def perturbed_start(problem: SFTProblem, seed: int, scale: float = 0.3) -> np.ndarray:
     """Ṽ_0 + scale · N(0, 1) entries (stream 'sft-loss perturbation'): a generic Ṽ near the start."""
     d = problem.d
@@ -347,6 +386,25 @@ def gd_distances(problem: SFTProblem, k: int, eta: float, step: float, steps: in
     return np.linalg.norm(iterates - target, axis=(1, 2))
 
 
+def achieved_rate(iterates: np.ndarray, target: np.ndarray, phi: np.ndarray, floor: float) -> float:
+    """The per-step contraction GD achieved along the extreme eigenvectors u of M = ΦΦᵀ (λ_max and λ⁺_min):
+    the error E_t = Ṽ_t - Ṽ* obeys E_t u = E_0 u (1 - γc_kλ/B)^t exactly there, so
+    (‖E_t u‖/‖E_0 u‖)^{1/t} at the last t above 10⁴ ``floor`` (so rounding moves it by < 1e-10 relative), the
+    larger of the two. Independent of Theorem 4.2's
+    formula (only the GD iterates and M's eigenvectors enter), and free of the mixing of nearby modes that
+    biases a rate read off ‖E_t‖."""
+    eigenvalues, vectors = np.linalg.eigh(phi @ phi.T)
+    positive = np.flatnonzero(eigenvalues > eigenvalues[-1] * 1e-10)
+    rates = []
+    for index in (positive[0], positive[-1]):
+        along = np.linalg.norm((iterates - target) @ vectors[:, index], axis=-1)
+        above = np.flatnonzero(along > 1e4 * floor)
+        last = int(above[-1]) if above.size else 0
+        if last >= 1 and along[0] > 0:
+            rates.append(float((along[last] / along[0]) ** (1.0 / last)))
+    return max(rates) if rates else 0.0
+
+
 def gd_bound_excess(problem: SFTProblem, k: int, eta: float, step_factor: float, steps: int) -> dict:
     """GD at γ = step_factor · B/(c_k λ_max(M)) against Theorem 4.2's bound rate^t ‖Γ_0⁻¹ + Ṽ*‖.
 
@@ -356,12 +414,22 @@ def gd_bound_excess(problem: SFTProblem, k: int, eta: float, step_factor: float,
     largest, smallest = m_spectrum(problem.phi)
     step = step_factor * prompts / (weight * largest)
     rate = rate_at(step, weight, largest, smallest, prompts)
-    errors = gd_distances(problem, k, eta, step, steps)
+    target = problem.optimum(eta)
+    iterates = sft.gradient_descent(problem.phi, problem.omega, problem.anchor, k, eta, step, steps)
+    errors = np.linalg.norm(iterates - target, axis=(1, 2))
     bound = rate ** np.arange(steps + 1) * errors[0]
-    floor = 1e-10 * max(1.0, float(np.linalg.norm(problem.optimum(eta))))
+    floor = 1e-10 * max(1.0, float(np.linalg.norm(target)))
     excess = (errors[1:] - bound[1:] - floor) / np.maximum(bound[1:] + floor, 1e-300)
+    achieved = achieved_rate(iterates, target, problem.phi, floor)
+    # the theorem's rate is the exact one (not only an upper bound): compare the speeds -log(rate); a rate
+    # near 0 (one-step convergence, e.g. rank-1 M at γ = B/(c_k λ_max)) is compared as a number instead
+    if min(achieved, rate) < 1e-6:
+        rate_gap = abs(achieved - rate)
+    else:
+        rate_gap = abs(np.log(achieved) / np.log(rate) - 1) if max(achieved, rate) < 1 else float("inf")
     return {"excess": float(np.max(excess)), "rate": rate, "step": step, "final_distance": float(errors[-1]),
-            "final_bound": float(bound[-1]), "lambda_max": largest, "lambda_min_positive": smallest}
+            "final_bound": float(bound[-1]), "lambda_max": largest, "lambda_min_positive": smallest,
+            "achieved_rate": achieved, "rate_gap": float(rate_gap)}
 
 
 def autograd_gd_excess(problem: SFTProblem, k: int, eta: float, steps: int) -> dict:
@@ -406,15 +474,21 @@ def k_independence(problem: SFTProblem, eta: float, ks=(1, 2, 4)) -> dict:
             "distance_to_closed_form": relative_distance(solutions[0], problem.optimum(eta))}
 
 
-def empirical_rate(errors: np.ndarray, floor: float) -> tuple[float, int]:
+def empirical_rate(errors: np.ndarray, floor: float) -> tuple[float, int, float]:
     """The per-step contraction GD actually achieved: (e_t / e_{t/2})^{1/(t - t/2)} at the last step t
-    whose error is above ``floor`` (the float64 resolution); also returns t."""
+    whose error is above ``floor`` (the float64 resolution); also returns t and the drift
+    |log rate[t/2, t] - log rate[t/4, t/2]|. log e_t is convex in t (a sum of decaying exponentials), so
+    a window's rate approaches the asymptotic one from below while the faster modes die out: a drift
+    that is not small says the window has not reached the asymptotic rate yet (too few steps)."""
     above = np.flatnonzero(errors > floor)
     last = int(above[-1]) if above.size else 0
-    if last < 2:
-        return 0.0, last
-    middle = last // 2
-    return float((errors[last] / errors[middle]) ** (1.0 / (last - middle))), last
+    if last < 4:
+        return 0.0, last, float("inf")
+    middle, quarter = last // 2, last // 4
+    late = (errors[last] / errors[middle]) ** (1.0 / (last - middle))
+    early = (errors[middle] / errors[quarter]) ** (1.0 / (middle - quarter))
+    drift = abs(float(np.log(late) - np.log(early))) if late > 0 and early > 0 else float("inf")
+    return float(late), last, drift
 
 
 def fixed_step_runs(problem: SFTProblem, eta: float, fractions, ks, steps: int) -> dict:
@@ -437,6 +511,7 @@ def fixed_step_runs(problem: SFTProblem, eta: float, fractions, ks, steps: int) 
         out["by_k"][int(k)] = {
             "rate": [rate_at(g, weight, largest, smallest, prompts) for g in steps_at],
             "gd_rate": [e[0] for e in empirical], "gd_rate_window_end": [e[1] for e in empirical],
+            "gd_rate_drift": [e[2] for e in empirical],
             "x": (steps_at * weight * largest / prompts).tolist(), "errors": errors}
     return out
 
@@ -479,6 +554,19 @@ def speed_triples(problem: SFTProblem, eta: float, seed: int, count: int, max_k:
     return out
 
 
+def corrected_speed_prediction(step: float, c_small: float, c_large: float, largest: float, smallest: float,
+                               prompts: int) -> str:
+    """remark-4.1-corrected's statement for k < k' at step γ: 'diverges' when γc_{k'}λ_max > 2B, 'faster'
+    when γc_{k'}(λ_max + λ⁺_min) <= 2B, 'slower' when γc_k(λ_max + λ⁺_min) >= 2B, else 'none'."""
+    if step * c_large * largest > 2 * prompts:
+        return "diverges"
+    if step * c_large * (largest + smallest) <= 2 * prompts:
+        return "faster"
+    if step * c_small * (largest + smallest) >= 2 * prompts:
+        return "slower"
+    return "none"
+
+
 def speed_predictions(problem: SFTProblem, eta: float, triples, steps: int) -> list[dict]:
     """For each (fraction, k, k') triple: the step γ = fraction · 2B(2η-η²)/λ_max(M), the corrected
     remark's prediction ('faster' when γc_{k'}(λ_max + λ⁺_min) <= 2B, 'slower' when γc_k(λ_max + λ⁺_min)
@@ -495,45 +583,49 @@ def speed_predictions(problem: SFTProblem, eta: float, triples, steps: int) -> l
     for fraction, k_small, k_large in triples:
         step, j = fraction * bound, index[fraction]
         c_small, c_large = geometric_weight(k_small, eta), geometric_weight(k_large, eta)
-        if step * c_large * largest > 2 * prompts:
-            prediction = "diverges"
-        elif step * c_large * (largest + smallest) <= 2 * prompts:
-            prediction = "faster"
-        elif step * c_small * (largest + smallest) >= 2 * prompts:
-            prediction = "slower"
-        else:
-            prediction = "none"
+        prediction = corrected_speed_prediction(step, c_small, c_large, largest, smallest, prompts)
         small, large = runs["by_k"][k_small], runs["by_k"][k_large]
         out.append({"fraction": fraction, "k_small": k_small, "k_large": k_large, "step": step,
                     "prediction": prediction, "rate_small": small["rate"][j], "rate_large": large["rate"][j],
                     "rate_ratio": large["rate"][j] / small["rate"][j],
-                    "gd_rate_ratio": large["gd_rate"][j] / max(small["gd_rate"][j], 1e-300)})
+                    "gd_rate_ratio": large["gd_rate"][j] / max(small["gd_rate"][j], 1e-300),
+                    # per-step log-rate drift of the two GD runs: how far from asymptotic their rates may be
+                    "gd_rate_ratio_resolution": small["gd_rate_drift"][j] + large["gd_rate_drift"][j]})
     return out
 
 
 def prediction_violations(predictions: list[dict], by: str = "rate_ratio", resolution: float = 0.0) -> list[dict]:
     """The predictions contradicted by the ratio ``by`` (Theorem 4.2's rate ratio, or the GD one):
     'faster' but ratio > 1, 'slower' or 'diverges' but ratio < 1; ratios within ``resolution`` of
-    1 (in log) are not resolved and never count."""
+    1 (in log), or within the measurement's own resolution ``p[by + '_resolution']`` when it has one
+    (GD's rates: the drift of a window that has not reached the asymptotic rate), are not resolved
+    and never count (:func:`unresolved_predictions` counts them)."""
     out = []
     for p in predictions:
         shift = float(np.log(p[by])) if p[by] > 0 else -np.inf
-        if abs(shift) <= resolution:
+        if abs(shift) <= max(resolution, p.get(by + "_resolution", 0.0)):
             continue
         if (p["prediction"] == "faster" and shift > 0) or (p["prediction"] in ("slower", "diverges") and shift < 0):
             out.append(p)
     return out
 
 
+def unresolved_predictions(predictions: list[dict], by: str, resolution: float = 0.0) -> int:
+    """How many predictions :func:`prediction_violations` could not judge (ratio within its resolution)."""
+    return sum(abs(float(np.log(p[by])) if p[by] > 0 else np.inf) <= max(resolution, p.get(by + "_resolution", 0.0))
+               for p in predictions)
+
+
 # --------------------------------------------------------------------------- Prop. 4.3
 
-def population_gaps(sigma0: np.ndarray, a: np.ndarray, n: int, eta: float, sizes, runs: int, seed: int) -> np.ndarray:
+def population_gaps(sigma0: np.ndarray, a: np.ndarray, n: int, eta: float, sizes, runs: int, seed: int,
+                    stream: tuple = ("prop-4.3",)) -> np.ndarray:
     """‖Ṽ* - Ṽ_∞‖/‖Ṽ_∞‖ for B prompts from N(0, A) at each B in ``sizes`` (runs on a batch axis,
-    stream 'prop-4.3', 'B=…'): (runs, len(sizes))."""
+    stream (*stream, 'B=…'); a re-check passes a fresh stream): (runs, len(sizes))."""
     limit = sft.population_optimum(a, sigma0, n, eta)
     out = np.empty((runs, len(sizes)))
     for j, size in enumerate(sizes):
-        phi, omega = sft.task_moments(n, size, a, torch_generator(seed, "prop-4.3", f"B={size}"), batch=(runs,))
+        phi, omega = sft.task_moments(n, size, a, torch_generator(seed, *stream, f"B={size}"), batch=(runs,))
         v = sft.sft_optimum(phi.numpy(), omega.numpy(), sigma0, n, eta)
         out[:, j] = np.linalg.norm(v - limit, axis=(-2, -1)) / np.linalg.norm(limit)
     return out

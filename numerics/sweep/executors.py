@@ -1,0 +1,158 @@
+"""Where tasks run: this process, a local process pool, a Ray cluster, or SLURM array jobs (submitit).
+
+Each executor is a generator of ``(position, result)`` pairs in the order tasks finish; the runner
+(numerics/sweep/__init__.py) stores each result as it arrives and assembles the sweep in task order, so the
+output does not depend on the executor or on completion order. Workers run one torch/BLAS thread each
+(numerics/threads.py: small batched matrices oversubscribe the cores otherwise) and ignore SIGINT: Ctrl-C
+reaches the driver, which stops the workers and keeps what finished.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+from numerics import validation as check
+
+EXECUTORS = ("local", "ray", "slurm")
+SLURM_MAX_ARRAY_JOBS = 32     # default chunking: at most this many array jobs per sweep
+POLL_SECONDS = 0.5
+
+
+def _worker_setup(threads: int) -> None:
+    """Once per worker process: ignore SIGINT (the driver handles it) and set the thread count."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from numerics.threads import configure
+    configure(threads)
+
+
+def _run_indexed(item):
+    position, task = item
+    return position, task.run()
+
+
+def in_process(tasks, options):
+    """``--jobs 1``: in this process, with the thread count the caller configured."""
+    for position, task in enumerate(tasks):
+        yield position, task.run()
+
+
+def local_pool(tasks, options):
+    """``--jobs N``: a pool of N worker processes (forkserver: workers never inherit a torch thread pool),
+    one task at a time per worker so results arrive, and are cached, as they finish."""
+    import multiprocessing
+    context = multiprocessing.get_context("forkserver")
+    # the fork server imports the tasks' modules (torch, matplotlib) once; each worker forks from it
+    # (effective the first time a pool starts in this process)
+    context.set_forkserver_preload(sorted({task.module for task in tasks}))
+    pool = context.Pool(processes=min(options.jobs, len(tasks)), initializer=_worker_setup,
+                        initargs=(options.threads_per_worker,))
+    finished = False
+    try:
+        for position, result in pool.imap_unordered(_run_indexed, list(enumerate(tasks)), chunksize=1):
+            yield position, result
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+        else:              # interrupted or failed: running tasks are abandoned, finished ones were yielded
+            pool.terminate()
+        pool.join()
+
+
+_RAY_CONFIGURED = {"threads": None}
+
+
+def _ray_run(task, threads: int):
+    if _RAY_CONFIGURED["threads"] != threads:      # once per Ray worker process
+        _worker_setup(threads)
+        _RAY_CONFIGURED["threads"] = threads
+    return task.run()
+
+
+def ray_cluster(tasks, options):
+    """``--executor ray``: one Ray task per sweep task on the cluster at ``--address``, or on a local Ray
+    started here with ``--jobs`` CPUs (and shut down afterwards)."""
+    try:
+        import ray
+    except ImportError:
+        raise check.ValidationError("parameter '--executor': ray is not installed (pip install -e \".[ray]\")") \
+            from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        where = {"address": options.address} if options.address else {"num_cpus": options.jobs}
+        ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
+    pending = {remote.remote(task, options.threads_per_worker): position for position, task in enumerate(tasks)}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for reference in done:
+                yield pending.pop(reference), ray.get(reference)
+    finally:
+        for reference in pending:
+            ray.cancel(reference, force=True)
+        if started_here:
+            ray.shutdown()
+
+
+def _run_chunk(tasks, threads: int):
+    """One SLURM array job: a chunk of small tasks, in order."""
+    from numerics.threads import configure
+    configure(threads)
+    return [task.run() for task in tasks]
+
+
+def slurm_chunks(count: int, chunk: int | None) -> list[range]:
+    """Positions grouped into array jobs: ``chunk`` tasks each, or by default at most
+    ``SLURM_MAX_ARRAY_JOBS`` jobs (small tasks would otherwise spend more time queued than running)."""
+    size = chunk if chunk is not None else max(1, math.ceil(count / SLURM_MAX_ARRAY_JOBS))
+    size = check.positive_int("slurm-chunk", size)
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def slurm_array(tasks, options):
+    """``--executor slurm``: chunks of tasks as one submitit array job (``sbatch --array``), partition, time
+    limit and array parallelism from the options; ``slurm_cluster='local'`` runs the same path through
+    submitit's local executor (tests, a machine without SLURM)."""
+    try:
+        import submitit
+    except ImportError:
+        raise check.ValidationError("parameter '--executor': submitit is not installed (pip install -e "
+                                    "\".[slurm]\")") from None
+    folder = options.slurm_folder if options.slurm_folder is not None else options.directory.parent / "submitit"
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=options.slurm_cluster)
+    parameters = {"timeout_min": options.slurm_time, "cpus_per_task": options.threads_per_worker,
+                  "slurm_partition": options.slurm_partition,
+                  "slurm_array_parallelism": options.slurm_array_parallelism}
+    executor.update_parameters(**{k: v for k, v in parameters.items() if v is not None})
+    chunks = slurm_chunks(len(tasks), options.slurm_chunk)
+    jobs = executor.map_array(_run_chunk, [[tasks[p] for p in chunk] for chunk in chunks],
+                              [options.threads_per_worker] * len(chunks))
+    pending = dict(zip(jobs, chunks))
+    try:
+        while pending:
+            ready = [job for job in pending if job.done()]
+            if not ready:
+                time.sleep(POLL_SECONDS)
+            for job in ready:
+                chunk = pending.pop(job)
+                for position, result in zip(chunk, job.result()):
+                    yield position, result
+    finally:
+        for job in pending:
+            job.cancel(check=False)
+
+
+def executor_for(options):
+    """The generator function for ``options.executor`` / ``options.jobs``."""
+    if options.executor == "ray":
+        return ray_cluster
+    if options.executor == "slurm":
+        return slurm_array
+    return local_pool if options.jobs > 1 else in_process
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

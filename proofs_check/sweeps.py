@@ -1,0 +1,147 @@
+"""Checks as sweep tasks, and the sweep options every long command shares (``--jobs``, ``--executor``,
+``--cache``, ...).
+
+Each (claim, level) of ``verify`` / ``all`` / ``report`` is a numerics.sweep Task: its configuration is the
+claim id, level, master seed, ``--quick`` and the claim overrides, and its key adds the code version of
+``theory/``, ``numerics/``, ``proofs_check/`` and the module of the claim's measurement (a plug-in's own file),
+so the claim's resolved parameters — a pure function of these — are covered too. A cached check is its JSON
+record (``CheckResult.to_dict``: no run time); its ``versions`` are refreshed to this run's on loading, and its
+``time_s`` is 0 (it took no time now). Claims registered only in this process (``proofs_check.register`` in a
+notebook) are not visible to worker processes: run them with ``--jobs 1``.
+
+Parsing arguments imports nothing heavy (tests/test_lazy_imports.py).
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+KIND = "checks"
+
+
+def add_sweep_arguments(parser, jobs_help: str = "parallel tasks") -> None:
+    """The shared options of every long command."""
+    group = parser.add_argument_group("sweep: cache and executors (README, \"Sweeps, cache and executors\")")
+    group.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help=f"{jobs_help}: N local worker processes, one thread each (default: 1; with --executor "
+                            f"ray and no --address: every core)")
+    group.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
+                       help="where tasks run: local processes, a Ray cluster (pip install -e \".[ray]\"), or SLURM "
+                            "array jobs through submitit (pip install -e \".[slurm]\")")
+    group.add_argument("--address", default=None, metavar="ADDR",
+                       help="a running Ray cluster's address (default: start a local Ray)")
+    group.add_argument("--cache", default=None, metavar="DIR",
+                       help="cache folder (default: $PROOFS_CHECK_CACHE, else $XDG_CACHE_HOME/lsa-theory-check, "
+                            "else ~/.cache/lsa-theory-check)")
+    group.add_argument("--no-cache", action="store_true", help="neither read nor write finished tasks")
+    group.add_argument("--refresh", action="store_true", help="recompute every task and overwrite its cache entry")
+    group.add_argument("--slurm-partition", default=None, metavar="NAME", help="SLURM partition (default: the "
+                                                                                "cluster's default)")
+    group.add_argument("--slurm-time", type=int, default=60, metavar="MIN", help="time limit of each array job, "
+                                                                                  "in minutes")
+    group.add_argument("--slurm-array-parallelism", type=int, default=None, metavar="N",
+                       help="array jobs running at once (default: the cluster's limit)")
+    group.add_argument("--slurm-chunk", type=int, default=None, metavar="N",
+                       help="tasks per array job (default: at most 32 array jobs per sweep)")
+    group.add_argument("--slurm-cluster", choices=("slurm", "local"), default="slurm",
+                       help="'local' runs the SLURM path through submitit's local executor (testing)")
+
+
+def sweep_options(args, kind: str, quiet: bool = False):
+    """numerics.sweep.SweepOptions from parsed arguments (the cache on unless --no-cache); the one-line
+    'reused / to compute' message and the progress bar go to stderr, the bar only on a terminal, neither when
+    ``quiet`` (--json). The message of a figure is always printed (as 'making fig…' is); that of the checks only on
+    a terminal (their stderr is otherwise empty: tests/test_cli.py)."""
+    from numerics.sweep import SweepOptions
+    from numerics.sweep.executors import available_cores
+    jobs = args.jobs
+    if jobs is None:
+        jobs = available_cores() if args.executor == "ray" and args.address is None else 1
+    return SweepOptions(jobs=jobs, executor=args.executor, address=args.address, cache=not args.no_cache,
+                        cache_root=Path(args.cache) if args.cache else None, refresh=args.refresh,
+                        progress=False if quiet else None, log=None if quiet or not _reports(kind) else _stderr,
+                        kind=kind,
+                        slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
+                        slurm_array_parallelism=args.slurm_array_parallelism, slurm_chunk=args.slurm_chunk,
+                        slurm_cluster=None if args.slurm_cluster == "slurm" else args.slurm_cluster)
+
+
+def _reports(kind: str) -> bool:
+    if kind != KIND:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_record(claim: str, level: str, seed: int, quick: bool, overrides: dict) -> dict:
+    """One task: ``run_check`` of (claim, level) as its JSON record, with the run time beside it."""
+    from proofs_check.registry import get_claim, run_check
+    result = run_check(get_claim(claim), level, seed, quick, overrides)
+    return {"record": result.to_dict(), "time_s": result.time_s}
+
+
+def _measure_source(claim, level_name: str) -> tuple:
+    """The file defining the level's measurement, when it lies outside proofs_check/ (a plug-in)."""
+    level = claim.levels.get(level_name)
+    try:
+        path = Path(inspect.getsourcefile(level.measure)).resolve() if level is not None else None
+    except (TypeError, OSError):
+        return ()
+    package = Path(__file__).resolve().parent
+    return () if path is None or package in path.parents else (str(path),)
+
+
+def check_tasks(claim_id: str | None, level: str | None, seed: int, quick: bool, overrides: dict) -> list:
+    """The (claim, level) tasks of ``verify`` (one claim) or ``all`` (``claim_id=None``), every override
+    validated first (as :func:`proofs_check.registry.verify` does)."""
+    from numerics.sweep import Task
+    from numerics.validation import ValidationError
+    from proofs_check.registry import all_claims, check_seed, get_claim, resolve_params
+    from proofs_check.spec import LEVELS
+    if level is not None and level not in LEVELS:
+        raise ValidationError(f"parameter 'level': must be one of {list(LEVELS)}, got {level!r}")
+    check_seed(seed)
+    claims = [get_claim(claim_id)] if claim_id is not None else all_claims()
+    levels = [level] if level else list(LEVELS)
+    for claim in claims:
+        for name in levels:
+            resolve_params(claim, overrides, seed, quick, claim.levels.get(name))
+    return [Task("proofs_check.sweeps:check_record",
+                 dict(claim=claim.id, level=name, seed=seed, quick=quick, overrides=dict(overrides)),
+                 label=f"{claim.id} {name}", sources=("proofs_check", *_measure_source(claim, name)))
+            for claim in claims for name in levels]
+
+
+def to_results(records: list, reused: list):
+    """A Results list from task results (None entries, unfinished tasks, left out)."""
+    from proofs_check.registry import versions
+    from proofs_check.results import CheckResult, Results
+    out = Results()
+    for entry, from_cache in zip(records, reused):
+        if entry is None:
+            continue
+        result = CheckResult.from_dict(entry["record"])
+        result.versions = versions()
+        result.time_s = 0.0 if from_cache else entry["time_s"]
+        out.append(result)
+    return out
+
+
+def verify_sweep(claim_id, level, seed: int, quick: bool, overrides: dict, options):
+    """``verify`` / ``all`` through numerics.sweep: cached, parallel, interruptible. Raises
+    numerics.sweep.SweepInterrupted with ``partial_results`` (the finished checks) on Ctrl-C."""
+    from numerics.sweep import SweepInterrupted, run_sweep
+    tasks = check_tasks(claim_id, level, seed, quick, overrides)
+    try:
+        records = run_sweep(tasks, options, "checks")
+    except SweepInterrupted as stop:
+        stop.partial_results = to_results(stop.partial, stop.from_cache)
+        raise
+    return to_results(records, records.from_cache)

@@ -1,0 +1,121 @@
+"""Mutation testing (proofs_check/mutation.py): every check must fail for a misprint of its formula.
+
+The non-slow tests run one cheap claim's mutants at one or two levels; the full quick suite over every
+claim with mutants (several minutes on 2 cores) is marked slow.
+"""
+import json
+
+import pytest
+
+from proofs_check import verify
+from proofs_check.cli import main
+from proofs_check.mutation import mutate, mutant_cache_dir, result_line, summary_lines
+from proofs_check.registry import all_claims, get_claim
+from proofs_check.spec import Mutant
+
+CLAIM = "wishart-moment"
+TARGET = "theory.pretraining.claimed_wishart"
+
+
+def test_every_declared_mutant_names_a_patchable_target():
+    import importlib
+    for claim in all_claims():
+        names = [m.name for m in claim.mutants]
+        assert len(names) == len(set(names)), claim.id
+        for mutant in claim.mutants:
+            assert mutant.description and mutant.patches, (claim.id, mutant.name)
+            for target, replacement in mutant.patches.items():
+                module, _, attribute = target.rpartition(".")
+                assert hasattr(importlib.import_module(module), attribute), target
+                if isinstance(replacement, str):
+                    place, _, name = replacement.partition(":")
+                    assert callable(getattr(importlib.import_module(place), name)), replacement
+
+
+def test_formula_claims_declare_at_least_two_non_equivalent_mutants():
+    for claim in all_claims():
+        if claim.mutants:
+            assert sum(not m.equivalent for m in claim.mutants) >= 2, claim.id
+
+
+def test_the_runner_leaves_the_unmutated_results_unchanged():
+    before = verify(CLAIM, level="numeric").to_json()
+    report = mutate([CLAIM], levels=["numeric"])
+    after = verify(CLAIM, level="numeric").to_json()
+    assert after == before                      # bitwise: records carry no run times
+    killed = {r.mutant for r in report.results if r.killed}
+    assert "coef-(n+1)/n->(n-1)/n" in killed     # ... while the child process did see the misprint
+
+
+def test_equivalent_mutant_is_not_counted_as_survived_and_a_no_op_mutant_survives():
+    no_op = Mutant("no-op", "replaces the printed formula by itself", {TARGET: "theory.pretraining:claimed_wishart"})
+    nothing = Mutant("no-patches", "patches nothing", {})
+    declared = {m.name: m for m in get_claim(CLAIM).mutants}
+    report = mutate(mutants={CLAIM: [declared["B->B^T"], declared["dropped-trace"], no_op, nothing]},
+                    levels=["symbolic"])
+    status = {r.mutant: r for r in report.results}
+    assert status["B->B^T"].status == "equivalent" and status["B->B^T"] not in report.survivors
+    for name in ("no-op", "no-patches"):
+        assert status[name].status == "survived" and not status[name].killed
+        assert status[name].survived_levels == ["symbolic"] and status[name] in report.survivors
+    assert status["dropped-trace"].killed_by == ["symbolic"]
+    line = result_line(status["no-op"])
+    assert line.startswith(f"{CLAIM}::no-op  SURVIVED  S:holds")
+    summary = "\n".join(summary_lines(report))
+    assert f"{CLAIM}" in summary and "symbolic" in summary and "1 declared equivalent" in summary
+
+
+def test_a_crashing_mutant_is_an_error_not_a_kill():
+    broken = Mutant("crash", "a replacement that cannot be compiled", {TARGET: "theory.misprints:REFERENCE"})
+    (result,) = mutate(mutants={CLAIM: [broken]}, levels=["numeric"]).results
+    assert result.status == "error" and not result.killed and result.error
+
+
+def test_a_mutant_past_its_timeout_is_stopped_and_reported_as_an_error():
+    slow = Mutant("slow", "patches nothing; any child needs more than the 1 ms allowed", {})
+    (result,) = mutate(mutants={CLAIM: [slow]}, levels=["numeric"], timeout_s=1e-3).results
+    assert result.status == "error" and "timed out" in result.error
+
+
+def test_the_mutant_cache_is_never_the_real_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROOFS_CHECK_CACHE", str(tmp_path))
+    mutant = get_claim(CLAIM).mutants[0]
+    folder = mutant_cache_dir(CLAIM, mutant)
+    assert folder.parent == tmp_path / "mutants" and folder != tmp_path / "symbolic"
+    assert folder == mutant_cache_dir(CLAIM, mutant) != mutant_cache_dir(CLAIM, get_claim(CLAIM).mutants[1])
+
+
+def test_cli_mutate_json_and_errors(capsys):
+    assert main(["mutate", "thm-4.2", "--quick", "--json", "--seed", "1"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["mutant"] for r in records} == {m.name for m in get_claim("thm-4.2").mutants}
+    for record in records:
+        assert set(record) >= {"claim", "mutant", "description", "equivalent", "killed", "killed_by",
+                               "survived_levels", "levels", "time_s", "status"}
+        assert record["claim"] == "thm-4.2"
+        assert record["status"] == ("equivalent" if record["equivalent"] else "killed")
+        assert record["killed_by"] == ([] if record["equivalent"] else ["numeric"])
+    assert main(["mutate", "thm-4.2", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "thm-4.2::rate-dropped-c_k  KILLED" in out and "kill rate per level" in out
+    assert main(["mutate", "no-such-claim"]) == 2
+    assert main(["mutate", "thm-4.2", "--timeout", "0"]) == 2
+    assert main(["mutate", "insight-4"]) == 2          # declares no mutants: one-line error
+    assert "declares no mutants" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_mutation_suite_kills_every_non_equivalent_mutant():
+    report = mutate(quick=True)
+    assert report.results
+    survivors = [result_line(r) for r in report.survivors + report.misdeclared]
+    assert not survivors, "\n".join(survivors)
+
+
+def test_first_kill_stops_at_the_cheapest_failing_level_with_the_same_outcome():
+    declared = {m.name: m for m in get_claim(CLAIM).mutants}
+    full = mutate(mutants={CLAIM: [declared["dropped-trace"]]}, levels=["symbolic", "numeric"]).results[0]
+    fast = mutate(mutants={CLAIM: [declared["dropped-trace"]]}, levels=["symbolic", "numeric"],
+                  first_kill=True).results[0]
+    assert full.killed and fast.killed and fast.killed_by == ["numeric"]   # numeric runs first, and kills it
+    assert fast.levels["symbolic"]["mutant"] == "not run" and set(full.killed_by) >= {"numeric"}

@@ -1,0 +1,240 @@
+"""Sweeps as cached, resumable, parallel tasks (numerics/sweep, proofs_check/sweeps.py): keys, cache, executors
+(local pool, submitit's local executor, a local Ray), a real SIGINT mid-sweep and the resume, and the
+fig4-protocol map."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from figures import make_figure
+from figures.sft_figures import fig2_point
+from numerics.experiments.outcome import fig4_os, fig4_sft
+from numerics.sweep import SweepInterrupted, SweepOptions, Task, run_sweep
+from numerics.sweep.cache import default_cache_root
+from numerics.sweep.executors import slurm_chunks
+from numerics.validation import ValidationError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tasks(count=6, seeds=2):
+    return [Task("figures.sft_figures:fig2_point", dict(d=4, m=2, r=0.1, prompts=3, n=n, seeds=seeds, seed=0),
+                 label=f"n={n}") for n in range(2, 2 + count)]
+
+
+def _env(tmp_path):
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PROOFS_CHECK_CACHE": str(tmp_path / "default-cache"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _cli(*arguments):
+    return [sys.executable, "-m", "proofs_check", *arguments]
+
+
+# --------------------------------------------------------------------------- tasks and keys
+
+def test_a_task_is_a_pure_function_of_its_config():
+    task = _tasks(1)[0]
+    assert task.run() == fig2_point(**task.config) == task.run()
+    assert isinstance(json.dumps(task.run()), str)
+
+
+def test_key_changes_with_config_seed_and_code(tmp_path):
+    base = _tasks(1)[0]
+    assert base.key() == Task(base.function, dict(base.config)).key()          # the label is not part of it
+    assert base.key() != Task(base.function, {**base.config, "seed": 1}).key()
+    assert base.key() != Task(base.function, {**base.config, "n": 3}).key()
+    source = tmp_path / "dependency.py"
+    source.write_text("x = 1\n")
+    before = Task(base.function, base.config, sources=(str(source),)).key()
+    from numerics.sweep.tasks import code_version
+    code_version.cache_clear()
+    source.write_text("x = 2\n")
+    assert Task(base.function, base.config, sources=(str(source),)).key() != before
+    assert before != base.key()
+
+
+def test_bad_tasks_and_options_are_one_line_errors():
+    with pytest.raises(ValidationError, match="not JSON-serialisable"):
+        Task("figures.sft_figures:fig2_point", {"array": np.zeros(2)})
+    with pytest.raises(ValidationError, match="'function'"):
+        Task("no_colon", {})
+    with pytest.raises(ValidationError, match="'jobs'"):
+        SweepOptions(jobs=0)
+    with pytest.raises(ValidationError, match="'--executor'"):
+        SweepOptions(executor="dask")
+    with pytest.raises(ValidationError, match="'--address'"):
+        SweepOptions(address="ray://x:10001")
+
+
+def test_cache_location_honours_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("PROOFS_CHECK_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_root() == tmp_path / "xdg" / "lsa-theory-check"
+    monkeypatch.setenv("PROOFS_CHECK_CACHE", str(tmp_path / "explicit"))
+    assert default_cache_root() == tmp_path / "explicit"
+    assert SweepOptions(cache_root=tmp_path / "c").directory == tmp_path / "c" / "sweeps"
+
+
+# --------------------------------------------------------------------------- cache and executors
+
+def test_cache_reuses_refresh_recomputes_and_no_cache_reads_nothing(tmp_path):
+    tasks = _tasks()
+    reference = run_sweep(tasks)
+    messages = []
+    cached = SweepOptions(cache=True, cache_root=tmp_path, log=messages.append)
+    first = run_sweep(tasks, cached)
+    assert (first.reused, first.computed) == (0, 6) and first == reference
+    second = run_sweep(tasks, cached)
+    assert (second.reused, second.computed) == (6, 0) and second == reference
+    assert "6 tasks, 6 reused" in messages[-1]
+    refreshed = run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path, refresh=True))
+    assert (refreshed.reused, refreshed.computed) == (0, 6) and refreshed == reference
+    uncached = run_sweep(tasks, SweepOptions(cache=False, cache_root=tmp_path))
+    assert uncached.reused == 0 and uncached == reference
+
+
+def test_local_pool_gives_the_in_process_results_bitwise():
+    tasks = _tasks(8)
+    assert run_sweep(tasks, SweepOptions(jobs=2)) == run_sweep(tasks)
+
+
+def test_slurm_chunking():
+    assert [list(c) for c in slurm_chunks(5, 2)] == [[0, 1], [2, 3], [4]]
+    assert len(slurm_chunks(100, None)) == 25 and len(slurm_chunks(10, None)) == 10
+    with pytest.raises(ValidationError, match="slurm-chunk"):
+        slurm_chunks(3, 0)
+
+
+@pytest.mark.slow   # two submitit job processes, each importing torch: ~10 s on a quiet machine
+def test_slurm_path_through_submitits_local_executor(tmp_path):
+    pytest.importorskip("submitit", reason="submitit not installed (pip install -e '.[slurm]')")
+    tasks = _tasks(5)
+    options = SweepOptions(executor="slurm", slurm_cluster="local", slurm_chunk=3, slurm_folder=tmp_path / "jobs",
+                           slurm_time=5, cache=True, cache_root=tmp_path)
+    results = run_sweep(tasks, options)
+    assert results == run_sweep(tasks) and results.computed == 5
+    assert len(list((tmp_path / "jobs").glob("*_submitted.pkl"))) == 2          # two array jobs of 3 + 2 tasks
+
+
+def test_ray_figure_csv_equals_the_local_run_bitwise(tmp_path):
+    pytest.importorskip("ray", reason="ray not installed (pip install -e '.[ray]')")
+    local = make_figure("fig2", small=True, out_dir=tmp_path / "local")
+    started = time.perf_counter()
+    done = subprocess.run(_cli("figure", "fig2", "--small", "--executor", "ray", "--jobs", "2", "--no-cache",
+                               "--out", str(tmp_path / "ray")), env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    print(f"ray figure fig2 --small: {time.perf_counter() - started:.1f} s including Ray start-up")
+    assert (tmp_path / "ray" / "fig2_small.csv").read_bytes() == local[2].read_bytes()
+
+
+# --------------------------------------------------------------------------- interrupt and resume
+
+def _wait_for_entries(directory: Path, count: int, process, timeout: float = 180):
+    import diskcache
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if (directory / "cache.db").exists():
+            with diskcache.Cache(str(directory)) as cache:
+                if len(cache) >= count:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} entries in {directory} (process exited: {process.poll()})")
+
+
+def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_rest(tmp_path):
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    command = _cli("figure", "fig2", "--small", "--cache", str(cache), "--out", str(out))
+    process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_entries(cache / "sweeps", 20, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    last = stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr and last.startswith("proofs-check: interrupted: fig2: interrupted after ")
+    finished = int(last.split("interrupted after ")[1].split(" of ")[0])
+    assert 20 <= finished < 108
+    rerun = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"108 tasks, {finished} reused from the cache" in rerun.stderr
+    assert f"{108 - finished} to compute" in rerun.stderr
+    reference = make_figure("fig2", small=True, out_dir=tmp_path / "reference")       # uninterrupted, no cache
+    assert (out / "fig2_small.csv").read_bytes() == reference[2].read_bytes()
+
+
+def test_interrupted_all_json_prints_the_finished_checks_and_exits_130(tmp_path):
+    cache = tmp_path / "cache"
+    process = subprocess.Popen(_cli("all", "--quick", "--json", "--cache", str(cache)), env=_env(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_entries(cache / "checks", 3, process)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    records = json.loads(stdout)
+    assert len(records) >= 3 and all(r["verdict"] in ("holds", "fails", "inconclusive", "unchecked")
+                                     for r in records)
+    assert stderr.strip().count("\n") == 0 and "interrupted after" in stderr   # one line, no traceback
+
+
+def test_sweep_interrupt_carries_the_partial_results(monkeypatch, tmp_path):
+    tasks = _tasks(4)
+    calls = []
+
+    def interrupt_on_third(task_self):
+        calls.append(task_self.label)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fig2_point(**task_self.config)
+    monkeypatch.setattr(Task, "run", interrupt_on_third)
+    with pytest.raises(SweepInterrupted) as stop:
+        run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path))
+    assert stop.value.finished == 2 and stop.value.partial[2:] == [None, None]
+    assert "interrupted after 2 of 4 tasks" in str(stop.value)
+    monkeypatch.undo()
+    resumed = run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path))
+    assert (resumed.reused, resumed.computed) == (2, 2) and resumed == run_sweep(tasks)
+
+
+# --------------------------------------------------------------------------- progress
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    run_sweep(_tasks(2), SweepOptions(progress=True))
+    assert "task" in capsys.readouterr().err
+    run_sweep(_tasks(2), SweepOptions(progress=None))        # pytest's stderr is not a terminal
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- fig4-protocol
+
+def test_checkpoints_equal_separate_runs():
+    for protocol in (fig4_sft, fig4_os):
+        both = protocol(5, 70, 6, 2, 2, 99, 0, "t", lr=1e-2, checkpoints=[1, 3])
+        assert both.shape == (2, 2)
+        for column, epochs in enumerate((1, 3)):
+            assert np.array_equal(both[:, column], protocol(5, 70, 6, 2, 2, epochs, 0, "t", lr=1e-2))
+
+
+def test_fig4_protocol_small_writes_png_and_csv_with_a_verdict_per_cell(tmp_path):
+    paths = {p.suffix: p for p in make_figure("fig4-protocol", small=True, out_dir=tmp_path)}
+    assert paths[".png"].read_bytes().startswith(b"\x89PNG")
+    with open(paths[".csv"]) as handle:
+        rows = list(csv.DictReader(handle))
+    findings = {r["panel"] for r in rows if r["status"]}
+    assert findings == {"sft-turning-point-B", "sft-insensitive-k", "os-improves-B", "os-improves-n",
+                        "os-k-raises-loss"}
+    cells = [r for r in rows if r["status"]]
+    assert len(cells) == 5 * 2 * 2 and {r["status"] for r in cells} <= {"holds", "opposite", "inconclusive"}
+    for row in cells:   # the verdict is what the interval says
+        low, high = float(row["ci_low"]), float(row["ci_high"])
+        if row["status"] == "holds" and row["panel"] != "sft-insensitive-k":
+            assert low > 0
+        if row["status"] == "opposite" and row["panel"] != "sft-insensitive-k":
+            assert high < 0
