@@ -66,7 +66,7 @@ def test_bad_tasks_and_options_are_one_line_errors():
         Task("figures.sft_figures:fig2_point", {"array": np.zeros(2)})
     with pytest.raises(ValidationError, match="'function'"):
         Task("no_colon", {})
-    with pytest.raises(ValidationError, match="'jobs'"):
+    with pytest.raises(ValidationError, match="'--jobs'"):
         SweepOptions(jobs=0)
     with pytest.raises(ValidationError, match="'--executor'"):
         SweepOptions(executor="dask")

@@ -65,9 +65,9 @@ class SweepOptions:
     slurm_folder: Path | None = None
 
     def __post_init__(self):
-        check.positive_int("jobs", self.jobs)
-        check.positive_int("threads", self.threads_per_worker)
-        check.positive_int("slurm-time", self.slurm_time)
+        check.positive_int("--jobs", self.jobs)
+        check.positive_int("--threads", self.threads_per_worker)
+        check.positive_int("--slurm-time", self.slurm_time)
         if self.executor not in EXECUTORS:
             raise check.ValidationError(f"parameter '--executor': must be one of {list(EXECUTORS)}, got "
                                         f"{self.executor!r}")
