@@ -24,10 +24,12 @@ FIGURE_TITLES["fig4-protocol"] = "Fig. 4 protocol map: where each Fig. 4 finding
 
 
 def make_figure(name: str, small: bool = False, out_dir="figures/output", seed: int = 0, sweep=None,
-                device: str = "cpu"):
+                device: str = "cpu", scale: str | None = None):
     """Make one figure and return the written paths. matplotlib is imported only here. ``sweep``: a
     numerics.sweep.SweepOptions (cache, executor, jobs); None computes every task here without a cache.
-    ``device`` (cpu | cuda): where Fig. 3's GPT-2 trains; the other figures run on the CPU."""
+    ``device`` (cpu | cuda): where Fig. 3's GPT-2 trains; the other figures run on the CPU. ``scale``:
+    fig4-protocol's size ('small', 'medium', 'paper'; None: 'small' with ``small``, else 'medium')."""
+    from numerics.validation import ValidationError
     from figures.outcome_figures import figure4
     from figures.protocol_map import figure4_protocol
     from figures.sft_figures import figure1, figure2, figure5
@@ -35,4 +37,8 @@ def make_figure(name: str, small: bool = False, out_dir="figures/output", seed: 
         from figures.gpt2_figures import figure3
         return figure3(small=small, out_dir=out_dir, seed=seed, sweep=sweep, device=device)
     makers = {"fig1": figure1, "fig2": figure2, "fig4": figure4, "fig5": figure5, "fig4-protocol": figure4_protocol}
+    if name == "fig4-protocol":
+        return figure4_protocol(small=small, out_dir=out_dir, seed=seed, sweep=sweep, scale=scale)
+    if scale is not None:
+        raise ValidationError(f"parameter 'scale': only for fig4-protocol, got scale={scale!r} for {name}")
     return makers[name](small=small, out_dir=out_dir, seed=seed, sweep=sweep)

@@ -37,9 +37,23 @@ def configure(threads: int | None = None, workload: str = "small") -> int:
     count = requested_threads(threads, workload)
     import torch
     torch.set_num_threads(count)
+    _state["count"] = count
     try:
         from threadpoolctl import threadpool_limits
         _state["limiter"] = threadpool_limits(limits=count)
     except ImportError:   # pragma: no cover - a declared dependency; without it only torch is limited
         pass
     return count
+
+
+def current_threads() -> int:
+    """The thread count this process computes with: the one :func:`configure` set, else torch's own when
+    torch is loaded (its default, one per core), else what the policy would choose. Part of every sweep task's
+    cache key (numerics/sweep): results are bitwise-reproducible only at equal thread counts (a reduction
+    split over two threads adds in another order)."""
+    if _state.get("count") is not None:
+        return _state["count"]
+    import sys
+    if "torch" in sys.modules:
+        return int(sys.modules["torch"].get_num_threads())
+    return requested_threads()

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("--seed", type=int, default=0, help="master seed of the figure's random streams")
     figure.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where fig3's GPT-2 trains (bf16 autocast on cuda); other figures ignore it")
+    figure.add_argument("--scale", choices=("small", "medium", "paper"), default=None,
+                        help="fig4-protocol only: small (= --small, seconds), medium (d = 20, the default) or paper "
+                             "(d = 100, Fig. 4's own B, n, k: hours on 2 cores; use --jobs or --executor)")
     add_sweep_arguments(figure, "parallel figure tasks")
     mutate = sub.add_parser("mutate", help="mutation testing: every check must fail for plausible misprints of its "
                                            "claim's printed formula")
@@ -265,10 +268,15 @@ def _figure(args) -> int:
     from figures import make_figure
     from proofs_check.registry import check_seed
     check_seed(args.seed)
+    if args.scale is not None and args.name != "fig4-protocol":
+        raise ValidationError(f"parameter '--scale': only for fig4-protocol (use --small for {args.name})")
+    if args.scale is not None and args.small and args.scale != "small":
+        raise ValidationError(f"parameter '--scale': --small means --scale small, got --scale {args.scale}")
     out = writable_directory(args.out)
-    print(f"making {args.name}{' (small)' if args.small else ''} ...", file=sys.stderr, flush=True)
+    label = " (small)" if args.small else (f" ({args.scale})" if args.scale else "")
+    print(f"making {args.name}{label} ...", file=sys.stderr, flush=True)
     for path in make_figure(args.name, small=args.small, out_dir=out, seed=args.seed,
-                            sweep=sweep_options(args, "sweeps"), device=args.device):
+                            sweep=sweep_options(args, "sweeps"), device=args.device, scale=args.scale):
         print(path)
     return 0
 

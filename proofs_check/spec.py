@@ -176,6 +176,10 @@ class Level:
     # measurement re-checks internally (a precision ladder) or is exact, and is not re-run.
     recheck: dict | Callable[[dict], dict] | None = None
     memory: Callable[[dict], float] | None = None   # estimated peak bytes, refused beyond the machine
+    # A name for an expensive intermediate result that several levels compute and then read from a cache (e.g.
+    # Fig. 3's pretrained GPT-2): a sweep runs the first such level first and the others last, so that parallel
+    # workers do not each compute it at the same time (proofs_check/sweeps.py).
+    shares: str | None = None
 
     def expected_for(self, params: dict) -> str:
         return self.expected(params) if callable(self.expected) else self.expected

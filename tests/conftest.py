@@ -8,3 +8,10 @@ register_profiles()
 from numerics.threads import configure  # noqa: E402
 
 configure()
+
+# Checks run in the test process unless a test asks for workers: `all` and `report` default to one worker per
+# core (proofs_check/sweeps.py), which monkeypatched runners in this process would not reach. Subprocesses
+# started by tests inherit it.
+import os  # noqa: E402
+
+os.environ.setdefault("PROOFS_CHECK_JOBS", "1")

@@ -1,7 +1,8 @@
 """Mutation testing (proofs_check/mutation.py): every check must fail for a misprint of its formula.
 
-The non-slow tests run one cheap claim's mutants at one or two levels; the full quick suite over every
-claim with mutants (several minutes on 2 cores) is marked slow.
+The non-slow tests run the whole quick suite with ``first_kill`` (every mutant stops at its cheapest killing level:
+about 3 minutes on 2 cores) and one cheap claim's mutants at one or two levels; the quick suite through every level
+of every mutant (the per-level kill rates) is marked slow.
 """
 import json
 
@@ -102,6 +103,16 @@ def test_cli_mutate_json_and_errors(capsys):
     assert main(["mutate", "thm-4.2", "--timeout", "0"]) == 2
     assert main(["mutate", "insight-4"]) == 2          # declares no mutants: one-line error
     assert "declares no mutants" in capsys.readouterr().err
+
+
+def test_every_non_equivalent_mutant_is_killed_at_its_cheapest_level():
+    """The whole quick suite in CI (issue #9), each mutant stopped at its first killing level (~3 min on 2 cores):
+    no non-equivalent mutant may survive or crash, no declared-equivalent one may be told apart."""
+    report = mutate(quick=True, first_kill=True)
+    assert len(report.results) >= 70
+    bad = [result_line(r) for r in report.results if r.status in ("survived", "error", "misdeclared")]
+    assert not bad, "\n".join(bad)
+    assert {r.claim for r in report.results} >= {"thm-B.1-corrected", "prop-B.2", "wishart-moment", "thm-4.2"}
 
 
 @pytest.mark.slow

@@ -101,6 +101,26 @@ def test_cache_reuses_refresh_recomputes_and_no_cache_reads_nothing(tmp_path):
     assert uncached.reused == 0 and uncached == reference
 
 
+def test_a_result_computed_at_another_thread_count_is_not_reused(tmp_path):
+    import torch
+    from numerics.threads import configure, current_threads
+    tasks = _tasks(2)
+    assert tasks[0].key(1) != tasks[0].key(2) != tasks[0].key()
+    before = current_threads()
+    try:
+        configure(1)
+        one = run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path))
+        configure(2)
+        two = run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path))
+        assert (one.computed, two.computed, two.reused) == (2, 2, 0)
+        # workers run threads_per_worker threads whatever this process uses: one-thread workers reuse `one`
+        pooled = run_sweep(tasks, SweepOptions(cache=True, cache_root=tmp_path, jobs=2))
+        assert (pooled.reused, pooled.computed) == (2, 0) and pooled == one
+    finally:
+        configure(before)
+    assert torch.get_num_threads() == before
+
+
 def test_local_pool_gives_the_in_process_results_bitwise():
     tasks = _tasks(8)
     assert run_sweep(tasks, SweepOptions(jobs=2)) == run_sweep(tasks)
@@ -222,8 +242,11 @@ def test_checkpoints_equal_separate_runs():
             assert np.array_equal(both[:, column], protocol(5, 70, 6, 2, 2, epochs, 0, "t", lr=1e-2))
 
 
-def test_fig4_protocol_small_writes_png_and_csv_with_a_verdict_per_cell(tmp_path):
-    paths = {p.suffix: p for p in make_figure("fig4-protocol", small=True, out_dir=tmp_path)}
+def test_fig4_protocol_small_writes_png_and_csv_with_a_verdict_per_cell(tmp_path, capsys):
+    from proofs_check.cli import main
+    assert main(["figure", "fig4-protocol", "--scale", "small", "--no-cache", "--out", str(tmp_path)]) == 0
+    paths = {Path(line).suffix: Path(line) for line in capsys.readouterr().out.split()}
+    assert paths[".png"].name == "fig4-protocol_small.png"
     assert paths[".png"].read_bytes().startswith(b"\x89PNG")
     with open(paths[".csv"]) as handle:
         rows = list(csv.DictReader(handle))
@@ -238,3 +261,40 @@ def test_fig4_protocol_small_writes_png_and_csv_with_a_verdict_per_cell(tmp_path
             assert low > 0
         if row["status"] == "opposite" and row["panel"] != "sft-insensitive-k":
             assert high < 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["figure", "fig2", "--scale", "paper"], "'--scale': only for fig4-protocol"),
+    (["figure", "fig4-protocol", "--small", "--scale", "medium"], "--small means --scale small"),
+])
+def test_scale_is_refused_where_it_does_not_apply(argv, message, tmp_path, capsys):
+    from proofs_check.cli import main
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="'scale'"):
+        make_figure("fig1", small=True, out_dir=tmp_path, scale="paper")
+
+
+def test_all_and_report_default_to_one_worker_per_core(monkeypatch):
+    from proofs_check.sweeps import default_jobs
+    monkeypatch.delenv("PROOFS_CHECK_JOBS", raising=False)
+    assert default_jobs("all", "local", None, 4) == default_jobs("report", "local", None, 4) == 4
+    assert default_jobs("verify", "local", None, 4) == default_jobs("figure", "local", None, 4) == 1
+    assert default_jobs("verify", "ray", None, 4) == 4
+    monkeypatch.setenv("PROOFS_CHECK_JOBS", "3")
+    assert default_jobs("all", "local", None, 4) == default_jobs("verify", "local", None, 4) == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("PROOFS_CHECK_JOBS", bad)
+        with pytest.raises(ValidationError, match="PROOFS_CHECK_JOBS: must be an integer >= 1"):
+            default_jobs("all", "local", None, 4)
+
+
+def test_levels_sharing_a_checkpoint_run_first_and_last_but_report_in_order():
+    from proofs_check.sweeps import check_tasks, execution_order
+    tasks = check_tasks(None, "training", 0, True, {})
+    order = execution_order(tasks)
+    assert sorted(order) == list(range(len(tasks)))
+    labels = [tasks[position].label for position in order]
+    fig3 = [label for label in labels if label.startswith("fig3-")]
+    assert len(fig3) == 5 and labels[0] == fig3[0]
+    assert labels[-4:] == fig3[1:]

@@ -61,3 +61,40 @@ def test_theory_imports_only_sympy():
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:
                     assert name.split(".")[0] not in {"numpy", "torch", "scipy"}, f"{path} imports {name}"
+
+
+# --------------------------------------------------------------------------- is_zero's rational-point witness
+
+def test_nonvanishing_witness_certifies_only_what_is_not_identically_zero():
+    import sympy as sp
+    from theory.derivation import is_zero, nonvanishing_witness
+    x, y = sp.symbols("x y", positive=True)
+    free = sp.Symbol("z")
+    count = sp.Symbol("m", integer=True, positive=True)
+    # identically zero (under the symbols' assumptions): never a witness, and is_zero proves them
+    for zero in ((x + y) ** 2 - x ** 2 - 2 * x * y - y ** 2, sp.sqrt(x ** 2) - x, sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6),
+                 sp.cos(sp.pi * count) ** 2 - 1, sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1):
+        assert nonvanishing_witness(zero) is None and is_zero(zero), zero
+    # zero at every positive point but not as written (free z): no witness, and simplify says non-zero
+    assert nonvanishing_witness(sp.sqrt(free ** 2) - free) is None and not is_zero(sp.sqrt(free ** 2) - free)
+    # a misprint-sized difference: a witness point inside the assumptions, where the value really is non-zero
+    nonzero = (x + y) ** 2 - x ** 2 - 2 * x * y - y ** 2 + sp.Rational(1, 10 ** 12) * x / (1 + y)
+    point = nonvanishing_witness(nonzero)
+    assert point is not None and all(v > 0 for v in point.values()) and nonzero.xreplace(point) != 0
+    assert not is_zero(nonzero)
+
+
+def test_a_misprinted_corrected_theorem_b1_term_is_refuted_fast():
+    """The mutants' symbolic identities of Theorem B.1 took minutes in sp.simplify; the witness takes well under
+    a second per identity (timed loosely: this guards the path taken, not the speed)."""
+    import sympy as sp
+    from theory import asymptotics, asymptotics_misprints
+    from theory.derivation import is_zero, nonvanishing_witness
+    derived = asymptotics.derived_parts_in_statistics()["t_var"]
+    b = asymptotics.block_scalars()
+    _, printed = asymptotics.limit_in_statistics("corrected")
+    cross = asymptotics_misprints.corrected_cross_sign(asymptotics.t12_symbol, b["delta_tilde"], b["s"])
+    right = asymptotics.corrected_variance_cross(asymptotics.t12_symbol, b["delta_tilde"], b["s"])
+    misprinted = printed["t_var"] - right + cross
+    assert nonvanishing_witness(derived - printed["t_var"]) is None and is_zero(derived - printed["t_var"])
+    assert nonvanishing_witness(sp.expand(derived - misprinted)) is not None

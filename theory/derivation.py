@@ -37,9 +37,68 @@ class Derivation:
 
 
 def is_zero(expr) -> bool:
-    """True when ``expr`` (scalar or explicit matrix) simplifies to exactly zero."""
+    """True when ``expr`` (scalar or explicit matrix) simplifies to exactly zero.
+
+    A non-vanishing expression is first certified as such by its value at a rational point
+    (:func:`nonvanishing_witness`): ``sp.simplify`` of a large non-zero expression can take minutes (a
+    misprinted formula under ``proofs-check mutate``), while a non-zero value at one admissible point
+    proves in milliseconds that it is not identically zero. Only expressions that vanish at the sampled
+    points go on to the symbolic proof."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(entry) for entry in expr)
+    if nonvanishing_witness(expr) is not None:
+        return False
     if sp.cancel(sp.together(expr)) == 0:
         return True
     return sp.simplify(expr) == 0
+
+
+# Digits of the two evaluations that certify a non-zero value (the second one re-checks the first).
+WITNESS_DPS = (30, 60)
+
+
+def _admissible_value(symbol, draw: int):
+    """A rational value of ``symbol`` that satisfies every assumption it was declared with, or None.
+
+    Positive rationals in (0, 1) (integers 2..9 for integer symbols, negated for negative ones): a value
+    outside a symbol's assumptions could be non-zero where the identity, valid under them, vanishes."""
+    facts = {key: value for key, value in symbol.assumptions0.items() if value is not None}
+    if facts.get("integer"):
+        value = sp.Integer(2 + draw % 8)
+    else:
+        value = sp.Rational(1 + (37 * draw) % 96, 97)
+    if facts.get("negative") or facts.get("nonpositive"):
+        value = -value
+    for key, expected in facts.items():
+        if getattr(value, f"is_{key}", None) is not expected:
+            return None
+    return value
+
+
+def nonvanishing_witness(expr, tries: int = 3):
+    """A point ``{symbol: rational}`` where ``expr`` is certainly non-zero, or None.
+
+    The point respects the symbols' assumptions; the expression is evaluated exactly (rationals) and then
+    to 30 and 60 digits: it counts as non-zero when both evaluations agree and are far from 0 at that
+    precision. None means "vanishes at the points tried, or cannot be evaluated": decide symbolically."""
+    expr = sp.sympify(expr)
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    if not all(isinstance(s, sp.Symbol) for s in symbols):
+        return None                     # matrix symbols, indexed objects: no scalar point
+    for attempt in range(tries):
+        point = {}
+        for index, symbol in enumerate(symbols):
+            value = _admissible_value(symbol, 1 + attempt * len(symbols) + index)
+            if value is None:
+                return None
+            point[symbol] = value
+        try:
+            value = expr.xreplace(point)
+            if value.free_symbols or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+                continue                # a pole or an undefined value at this point: try another
+            low, high = (complex(sp.N(value, dps)) for dps in WITNESS_DPS)
+        except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+            continue
+        if abs(high) > 1e-20 and abs(low - high) <= 1e-12 * abs(high):
+            return point
+    return None

@@ -268,7 +268,8 @@ def pretrained_model(protocol: Fig3Protocol, seed: int = 0, device="cpu", cache:
             store = open_cache(default_cache_root() / "gpt2")
         except check.ValidationError:      # an unwritable cache only costs the recomputation
             store = None
-    key = task.key()
+    from numerics.threads import current_threads
+    key = task.key(current_threads())
     record = store.get(key) if store is not None else None
     if record is None:
         record = pretrain(protocol, seed, "cpu" if device is None else device, log)

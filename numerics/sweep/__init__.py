@@ -130,6 +130,15 @@ def _sigint_deferred():
             raise KeyboardInterrupt
 
 
+def task_threads(options: SweepOptions) -> int:
+    """The thread count each task computes with: the workers' (``threads_per_worker``) when tasks run in other
+    processes, else this process's (numerics/threads.py)."""
+    if options.executor == "local" and options.jobs == 1:
+        from numerics.threads import current_threads
+        return current_threads()
+    return options.threads_per_worker
+
+
 def run_sweep(tasks: list[Task], options: SweepOptions | None = None, name: str = "sweep") -> SweepResults:
     """Run ``tasks`` (reusing cached results) and return their results in task order.
 
@@ -140,7 +149,8 @@ def run_sweep(tasks: list[Task], options: SweepOptions | None = None, name: str 
     options = options or SweepOptions()
     cache = open_cache(options.directory, options.cache)
     try:
-        keys = [task.key() for task in tasks] if options.cache else [None] * len(tasks)
+        threads = task_threads(options)
+        keys = [task.key(threads) for task in tasks] if options.cache else [None] * len(tasks)
         results = SweepResults([None] * len(tasks))
         found = [False] * len(tasks)
         if not options.refresh:
@@ -156,7 +166,8 @@ def run_sweep(tasks: list[Task], options: SweepOptions | None = None, name: str 
             options.log(f"{name}: {len(tasks)} tasks, {results.reused} reused{where}, {len(todo)} to compute")
         bar = _bar(options, len(tasks), results.reused, name) if todo else None
         try:
-            for offset, result in executor_for(options)([tasks[p] for p in todo], options):
+            # nothing to compute starts no executor (a pool of 0 workers is an error, a Ray start is seconds)
+            for offset, result in (executor_for(options)([tasks[p] for p in todo], options) if todo else ()):
                 position = todo[offset]
                 with _sigint_deferred():
                     results[position] = result

@@ -63,10 +63,15 @@ class Task:
     def run(self):
         return self.resolve()(**self.config)
 
-    def key(self) -> str:
-        """sha256 of function, configuration and the code version it depends on."""
+    def key(self, threads: int | None = None) -> str:
+        """sha256 of function, configuration, the code version it depends on and, when given, the thread count
+        it runs with: a result computed with two threads differs from a one-thread result in the last bits
+        (another order of summation), so the cache never mixes them and a resumed run stays bitwise equal to an
+        uninterrupted one."""
         payload = {"function": self.function, "config": self.config,
                    "code": code_version(self.module, tuple(self.sources))}
+        if threads is not None:
+            payload["threads"] = int(threads)
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 

@@ -160,7 +160,7 @@ def _level(measure, full: str, quick: str | None = None):
     ``quick`` with the 4 of --quick (fewer seeds can leave a difference inside its interval)."""
     quick = quick or full
     expected = full if quick == full else (lambda q: quick if q["runs"] <= QUICK["runs"] else full)
-    return Level(measure, PAIRED, expected=expected, quick=QUICK, recheck=MORE_SEEDS)
+    return Level(measure, PAIRED, expected=expected, quick=QUICK, recheck=MORE_SEEDS, shares="gpt2-pretraining")
 
 
 SOURCE = "Sec. 8, Fig. 3"
