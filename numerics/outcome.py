@@ -90,7 +90,8 @@ def hessian_top_eigenvalue(loss_fn, v_block, iterations: int = 100, seed: int = 
 
 
 def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples: int, generator,
-                       baseline: bool, reward: str = "squared", threshold: float = 1.0, replicates: int | None = None):
+                       baseline: bool, reward: str = "squared", threshold: float = 1.0, replicates: int | None = None,
+                       antithetic: bool = False):
     """Per-prompt REINFORCE estimates of ∇_Ṽ E[reward] for a ~ N(ŵ_k, s² I).
 
     reward "squared": -‖a - w*‖²; "verifiable": 1{‖a - w*‖ < threshold}. ``baseline`` subtracts
@@ -100,13 +101,34 @@ def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples:
 
     The per-prompt gradient of Σ_i weight_i ŵ_k,i is J_bᵀ weight with J_b = ∂ŵ_k(prompt b)/∂Ṽ (exact: ŵ_k is
     a polynomial in Ṽ); J is formed once by autograd, so many replicates cost one Jacobian.
+
+    ``antithetic``: each replicate is the mean of the estimate at the policy noise ε and at -ε (both have the
+    policy's distribution, so the mean is the same and each replicate is still an unbiased estimate); for a
+    Monte Carlo *test* of that mean. With the squared reward the part of the estimate odd in ε (the reward's
+    constant and ‖ε‖² terms times the score, variance ∝ L_OS/s²) cancels and the even part is left, whose size
+    is that of the gradient itself. Rewards are returned for the +ε half.
     """
     v = v_block.detach()
     single = replicates is None
     count = 1 if single else int(replicates)
     mean = final_estimate(sample_cov, w_star, v, k)                                   # (B, d)
     noise = torch.randn(count, samples, *mean.shape, generator=generator, dtype=mean.dtype)
-    actions = mean + std * noise                                                      # (R, S, B, d)
+    if antithetic:
+        weight_plus, rewards = _reinforce_weight(mean, w_star, std * noise, std, samples, baseline, reward, threshold)
+        weight_minus, _ = _reinforce_weight(mean, w_star, -std * noise, std, samples, baseline, reward, threshold)
+        weight = 0.5 * (weight_plus + weight_minus)
+    else:
+        weight, rewards = _reinforce_weight(mean, w_star, std * noise, std, samples, baseline, reward, threshold)
+    jacobian = torch.autograd.functional.jacobian(lambda x: final_estimate(sample_cov, w_star, x, k), v)
+    estimates = torch.einsum("rbi,bijk->rbjk", weight, jacobian)                     # (R, B, d, d)
+    return (estimates[0], rewards[0]) if single else (estimates, rewards)
+
+
+def _reinforce_weight(mean, w_star, deviation, std: float, samples: int, baseline: bool, reward: str,
+                      threshold: float):
+    """Advantage-weighted score averaged over the samples (R, B, d), and the rewards (R, S, B), for the
+    actions mean + deviation."""
+    actions = mean + deviation                                                        # (R, S, B, d)
     if reward == "squared":
         rewards = -((actions - w_star) ** 2).sum(-1)
     else:
@@ -116,11 +138,8 @@ def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples:
         advantages = rewards - others
     else:
         advantages = rewards
-    score = (actions - mean) / std ** 2                                               # ∇_ŵ log π(a)
-    weight = (advantages.unsqueeze(-1) * score).mean(-3)                              # (R, B, d)
-    jacobian = torch.autograd.functional.jacobian(lambda x: final_estimate(sample_cov, w_star, x, k), v)
-    estimates = torch.einsum("rbi,bijk->rbjk", weight, jacobian)                     # (R, B, d, d)
-    return (estimates[0], rewards[0]) if single else (estimates, rewards)
+    score = deviation / std ** 2                                                      # gradient of log π(a) in ŵ
+    return (advantages.unsqueeze(-1) * score).mean(-3), rewards                       # (R, B, d), (R, S, B)
 
 
 def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str = "gd"):

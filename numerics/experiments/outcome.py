@@ -574,14 +574,15 @@ def policy_gradient_target(sample_cov, w_star, v_block, k: int):
 
 
 def reinforce_sampler(sample_cov, w_star, v_block, k: int, std: float, samples: int, baseline: bool,
-                      output: str = "gradient"):
+                      output: str = "gradient", antithetic: bool = False):
     """``sample(count, generator) -> (count, ·)``: ``count`` independent replicates of the per-prompt
     REINFORCE estimate (``samples`` actions a ~ N(ŵ_k, s² I) per prompt; leave-one-out baseline or none),
     flattened (B·d·d), or with ``output='reward'`` the replicate's mean reward per prompt (B); for a
-    Monte Carlo mean."""
+    Monte Carlo mean. ``antithetic``: each replicate averages the estimate at ε and -ε (the same mean, far
+    smaller variance: :func:`numerics.outcome.reinforce_gradient`)."""
     def sample(count, generator):
         estimates, rewards = os_numerics.reinforce_gradient(sample_cov, w_star, v_block, k, std, samples, generator,
-                                                            baseline, replicates=count)
+                                                            baseline, replicates=count, antithetic=antithetic)
         return estimates.reshape(count, -1) if output == "gradient" else rewards.mean(-2)
     return sample
 
