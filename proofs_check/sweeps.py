@@ -59,8 +59,11 @@ def sweep_options(args, kind: str, quiet: bool = False):
     'reused / to compute' message and the progress bar go to stderr, the bar only on a terminal, neither when
     ``quiet`` (--json). The message of a figure is always printed (as 'making fig…' is); that of the checks only on
     a terminal (their stderr is otherwise empty: tests/test_cli.py)."""
+    import os
     from numerics.sweep import SweepOptions
     from numerics.sweep.executors import available_cores
+    if args.cache:   # every cache follows --cache: the one-off symbolic derivations and Fig. 3's checkpoint too
+        os.environ["PROOFS_CHECK_CACHE"] = str(Path(args.cache).resolve())
     jobs = args.jobs
     if jobs is None:
         jobs = default_jobs(getattr(args, "command", None), args.executor, args.address, available_cores())

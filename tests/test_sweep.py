@@ -298,3 +298,15 @@ def test_levels_sharing_a_checkpoint_run_first_and_last_but_report_in_order():
     fig3 = [label for label in labels if label.startswith("fig3-")]
     assert len(fig3) == 5 and labels[0] == fig3[0]
     assert labels[-4:] == fig3[1:]
+
+
+def test_cache_option_moves_every_cache(monkeypatch, tmp_path):
+    """--cache DIR holds the symbolic derivations and the Fig. 3 checkpoint too (they read $PROOFS_CHECK_CACHE)."""
+    from proofs_check.cli import build_parser
+    from proofs_check.sweeps import sweep_options
+    from numerics.symbolic_cache import cache_dir
+    monkeypatch.setenv("PROOFS_CHECK_CACHE", str(tmp_path / "elsewhere"))
+    args = build_parser().parse_args(["all", "--cache", str(tmp_path / "mine")])
+    options = sweep_options(args, "checks")
+    assert options.directory == tmp_path / "mine" / "checks"
+    assert cache_dir() == (tmp_path / "mine" / "symbolic").resolve()

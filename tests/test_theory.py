@@ -98,3 +98,33 @@ def test_a_misprinted_corrected_theorem_b1_term_is_refuted_fast():
     misprinted = printed["t_var"] - right + cross
     assert nonvanishing_witness(derived - printed["t_var"]) is None and is_zero(derived - printed["t_var"])
     assert nonvanishing_witness(sp.expand(derived - misprinted)) is not None
+
+
+def test_numerator_vanishes_is_a_proof_or_abstains():
+    import sympy as sp
+    from theory.derivation import numerator_vanishes
+    x, y = sp.symbols("x y", positive=True)
+    assert numerator_vanishes(1 / x + 1 / y - (x + y) / (x * y))
+    assert numerator_vanishes(sp.Integer(0))
+    for not_shown in (1 / x - 1 / y, sp.Integer(3), x / (x + 1) - 1):          # non-zero: never "vanishes"
+        assert not numerator_vanishes(not_shown)
+    # a root is left to cancel/simplify (abstains), whatever the expression's value
+    z = sp.Symbol("z")
+    assert not numerator_vanishes(sp.sqrt(z + 1) * sp.sqrt(z) - sp.sqrt(z * (z + 1)))
+    assert not numerator_vanishes(sp.sqrt(z + 1) - z)
+
+
+def test_generic_block_scalars_specialise_to_the_printed_ones():
+    """Theorem B.1's parts are compared over free block scalars first: the same parts at the printed scalars."""
+    import sympy as sp
+    from theory import asymptotics
+    generic, printed = asymptotics.generic_block_scalars(), asymptotics.block_scalars()
+    values = {}
+    for key in ("sig", "alpha", "delta_tilde", "g", "s", "a"):
+        values.update(zip(generic[key], printed[key]))
+    for formula in ("printed", "corrected"):
+        _, at_generic = asymptotics.limit_in_statistics(formula, generic)
+        _, at_printed = asymptotics.limit_in_statistics(formula, printed)
+        for part in ("bias", "t_var", "t_var_sigma"):
+            assert sp.expand(at_generic[part].xreplace(values) - at_printed[part]) == 0 or \
+                sp.cancel(sp.together(at_generic[part].xreplace(values) - at_printed[part])) == 0, (formula, part)
