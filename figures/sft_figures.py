@@ -57,9 +57,10 @@ def _finish(fig, axes, title, seeds, note=""):
 
 def fig1_curve(d: int, m: int, r: float, n: int, sizes: list, seeds: int, seed: int) -> list:
     """One task of Fig. 1: Err(Ṽ*) of the (r, n) curve at the nested prompt counts ``sizes``, (seeds, sizes) as
-    nested lists of floats (the r panels share their draws: the stream is named by n only)."""
+    nested lists of floats (the r panels share their draws: the stream is named by n only). The nested path
+    reuses the Gram sums across the sizes (benchmarks/bench_fig1.py: against the per-size path)."""
     setup = BlockSetup(d, m, RHO, ETA, r)
-    return (scaling_curve(setup, n, sizes, seeds, seed, ("fig1", f"n={n}")) / d).tolist()
+    return (scaling_curve(setup, n, sizes, seeds, seed, ("fig1", f"n={n}"), method="nested") / d).tolist()
 
 
 def fig1_tasks(config: dict, seed: int) -> list[Task]:

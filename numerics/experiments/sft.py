@@ -747,18 +747,31 @@ def selection_errors(setup: BlockSetup, allocations: dict, n: int, prompts: int,
 
 # --------------------------------------------------------------------------- sft-data-scaling (Figs. 1-2)
 
+SCALING_METHODS = ("per-size", "nested")
+
+
 def scaling_curve(setup: BlockSetup, n: int, sizes, runs: int, seed: int = 0, stream: tuple = ("scaling-curve",),
-                  generator: torch.Generator | None = None) -> np.ndarray:
+                  generator: torch.Generator | None = None, method: str = "per-size") -> np.ndarray:
     """Post-test error (Prop. 5.1) of Ṽ* (Thm 4.1) on Σ_0 + Δ for nested prompt sets of the given
     sizes drawn from N(0, A) of the block setup (Figs. 1-2): (runs, len(sizes)). Runs are a batch
-    axis: one sampler call and one batched pseudo-inverse per size. Randomness: the named stream
-    ``stream`` of ``seed``, or an explicit ``generator``."""
+    axis: one sampler call for the largest size. Randomness: the named stream ``stream`` of ``seed``, or an
+    explicit ``generator``. ``method``: "per-size" (the compiled Ṽ* and error formulas on each prefix afresh,
+    one batched pseudo-inverse per size) or "nested" (:func:`numerics.sft.nested_sft_optima`, Gram sums
+    accumulated across the nested prefixes, and the error from one product; the same numbers to rounding)."""
+    if method not in SCALING_METHODS:
+        raise check.ValidationError(f"parameter 'method': must be one of {SCALING_METHODS}, got {method!r}")
     sizes = [check.positive_int("sizes", s) for s in sizes]
     generator = generator if generator is not None else torch_generator(seed, *stream)
     phi, omega = sft.task_moments(n, max(sizes), setup.sft_covariance, generator,
                                   batch=(check.positive_int("runs", runs),))
     phi, omega = phi.numpy(), omega.numpy()                                  # (runs, d, B_max)
     out = np.empty((runs, len(sizes)))
+    if method == "nested":
+        errors = {size: sft.post_test_error_from_product(v, setup.test_covariance, n)
+                  for size, v in sft.nested_sft_optima(phi, omega, setup.sigma0, n, setup.eta, sizes)}
+        for j, size in enumerate(sizes):
+            out[:, j] = errors[size]
+        return out
     for j, size in enumerate(sizes):
         v = sft.sft_optimum(phi[..., :size], omega[..., :size], setup.sigma0, n, setup.eta)
         out[:, j] = sft.post_test_error(v, setup.test_covariance, n)
