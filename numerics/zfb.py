@@ -5,6 +5,9 @@ with M masking the query column out of the keys; prediction ŷ_q = f(E)[d, N].
 Their parameterisation keeps W^{PV} = [[0, 0], [0, u]] and W^{KQ} = [[W_11, 0], [0, 0]];
 the trained predictor is x_qᵀ (u W_11ᵀ) h, h = (1/N) Σ y_i x_i, and their Thm 4.1 says
 u W_11ᵀ → Γ^{-1} under gradient flow from the initialisation u = σ, W_11 = σ ΘΘᵀ, ‖ΘΘᵀ‖_F = 1.
+
+``ZFBConfig(gradient="population")`` runs the same optimiser on the exact population risk of G = u W_11ᵀ
+(the toolkit's Wick-derived ``DERIVED['zfb_risk']``, compiled): the optimiser's own residual, free of sampling.
 """
 from __future__ import annotations
 
@@ -68,15 +71,27 @@ class ZFBConfig:
     condition: float = 3.0   # default Λ: this condition number in a seeded random basis
     seed: int = 0
     dtype: torch.dtype = torch.float64
+    gradient: str = "sampled"   # "sampled": fresh prompts each step; "population": the exact population risk
+
+
+def _population_risk(value_scale, key_query, covariance, n):
+    """Exact query risk per run, shape (R,): E(x_qᵀ G h - x_qᵀ w*)² at G = u W_11ᵀ, from the toolkit's own
+    Wick-derived formula (theory.pretraining.derived_zfb_risk, compiled; autograd flows through it)."""
+    from numerics.closed_forms import DERIVED   # compiles the theory: only the population runs pay for it
+    predictor = value_scale[:, None, None] * key_query.transpose(-1, -2)
+    return DERIVED["zfb_risk"].torch(G=predictor, Sigma=covariance, n=float(n))
 
 
 def train_zfb(config: ZFBConfig):
     """Gradient descent (large fresh batches, cosine-decayed step) on the squared query error.
 
-    Returns the per-run predictor matrices u W_11ᵀ (R, d, d) and a record of the run.
+    With ``config.gradient == "population"`` the same descent (start, step, schedule, steps) runs on the exact
+    population risk instead of sampled batches. Returns the per-run predictor matrices u W_11ᵀ (R, d, d) and a
+    record of the run.
     """
     check.positive_int("d", config.d)
     check.positive_int("n", config.n)
+    check.one_of("gradient", config.gradient, {"sampled", "population"})
     # Default Λ is moderately conditioned: gradient descent on the bilinear (u, W_11)
     # model slows as 1/λ_min², so the paper's 0.1 eigenvalues would need ~10x more steps.
     covariance = covariance_with_condition(config.d, config.condition, config.seed) if config.covariance is None else \
@@ -93,12 +108,16 @@ def train_zfb(config: ZFBConfig):
     optimizer = torch.optim.SGD([value_scale, key_query], lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+    covariance_tensor = torch.as_tensor(covariance, dtype=config.dtype, device=device)
     for _ in range(config.steps):
-        prompts = sample_prompts(config.n + 1, config.prompts_per_step, covariance, runs=config.runs,
-                                 generator=generator, dtype=config.dtype, device=device)
-        x, y = prompts.x[..., :-1, :], prompts.y[..., :-1]
-        x_query, y_query = prompts.x[..., -1, :], prompts.y[..., -1]
-        loss = ((zfb_predict(x, y, x_query, value_scale, key_query) - y_query) ** 2).mean(-1)
+        if config.gradient == "population":
+            loss = _population_risk(value_scale, key_query, covariance_tensor, config.n)
+        else:
+            prompts = sample_prompts(config.n + 1, config.prompts_per_step, covariance, runs=config.runs,
+                                     generator=generator, dtype=config.dtype, device=device)
+            x, y = prompts.x[..., :-1, :], prompts.y[..., :-1]
+            x_query, y_query = prompts.x[..., -1, :], prompts.y[..., -1]
+            loss = ((zfb_predict(x, y, x_query, value_scale, key_query) - y_query) ** 2).mean(-1)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
@@ -106,5 +125,6 @@ def train_zfb(config: ZFBConfig):
     predictor = (value_scale[:, None, None] * key_query.transpose(-1, -2)).detach()
     record = {"d": config.d, "n": config.n, "runs": config.runs, "steps": config.steps,
               "prompts_per_step": config.prompts_per_step, "lr": config.lr, "init_scale": config.init_scale,
-              "seed": config.seed, "covariance": covariance.tolist(), "versions": versions()}
+              "seed": config.seed, "gradient": config.gradient, "covariance": covariance.tolist(),
+              "versions": versions()}
     return predictor, record

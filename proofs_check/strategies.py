@@ -113,9 +113,11 @@ def with_edges(low, high, *inner):
     return st.one_of(st.sampled_from(sorted({low, high, *inner})), st.integers(low, high))
 
 
-def etas():
-    """η in (0, 1), its edges included (η → 0: c_k → k + 1; η → 1: the targets jump to w* at once)."""
-    return st.one_of(st.sampled_from([1e-3, 0.5, 0.999]), st.floats(1e-3, 0.999).map(lambda v: round(v, 4)))
+def etas(high: float = 0.999):
+    """η in (0, high], its edges included (η → 0: c_k → k + 1; η → 1: the targets jump to w* at once); ``high``
+    below 0.999 for a claim whose recorded verdict changes above it."""
+    return st.one_of(st.sampled_from(sorted({1e-3, min(0.5, high), high})),
+                     st.floats(1e-3, high).map(lambda v: min(round(v, 4), high)))
 
 
 def radii(low: float = 0.05, high: float = 10.0):

@@ -240,8 +240,22 @@ def zfb_sampler(predictor, covariance, n: int):
     return sample
 
 
-def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int):
+def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str = "zfb"):
     """ZFB training from their initialisation (:func:`numerics.zfb.train_zfb`): the per-run predictor
-    matrices u·W_11ᵀ (R, d, d) and the run's record; randomness from the stream (seed, 'zfb', 'training')."""
+    matrices u·W_11ᵀ (R, d, d) and the run's record; randomness from the stream (seed, stream, 'training')."""
     return train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
-                               prompts_per_step=prompts, seed=stream_seed(seed, "zfb", "training")))
+                               prompts_per_step=prompts, seed=stream_seed(seed, stream, "training")))
+
+
+def zfb_optimiser_residual(covariance, n: int, runs: int, steps: int, seed: int, minimiser,
+                           stream: str = "zfb") -> float:
+    """The ZFB trainer's own residual: :func:`zfb_runs`'s optimiser, step, schedule, steps and the very starts of
+    its ``runs`` seeds (the same stream), on the exact population risk (the Wick-derived formula, compiled; no
+    sampling); the largest relative distance of an end point to ``minimiser`` (pass the *derived* closed form,
+    never the printed one under test). The largest bounds the mean's: ‖mean_r G_r − G*‖ <= max_r ‖G_r − G*‖.
+    All runs, not one: a lone run would draw a different start (torch fills (1, d, d) and (R, d, d) apart)."""
+    predictors, _ = train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
+                                        seed=stream_seed(seed, stream, "training"), gradient="population"))
+    minimiser = np.asarray(minimiser, dtype=float)
+    distances = np.linalg.norm(predictors.cpu().numpy() - minimiser, axis=(-2, -1))
+    return float(distances.max() / np.linalg.norm(minimiser))

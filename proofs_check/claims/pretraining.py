@@ -113,11 +113,9 @@ TRAIN = (p.steps(800), p.prompts_per_step(512), p.runs(4))
 # 800 steps at quick size too: at 600 the Adam iterate still lags 2% behind the optimum (a bias common to the
 # seeds, not noise), more than the measured tolerance allows; 128 prompts keep its MDE near 2% (<= 5%)
 QUICK_TRAIN = {"steps": 800, "prompts": 128, "runs": 2}
-# pretraining levels: the error of the mean over seeds against a tolerance measured from the spread over seeds
-# and the optimiser's own residual (rules.TrainedMatch); ZFB's trainer has no population-gradient twin, so its
-# level keeps a fixed tolerance on every run's relative error
+# pretraining levels (ZFB's included): the error of the mean over seeds against a tolerance measured from the
+# spread over seeds and the optimiser's own residual (rules.TrainedMatch)
 TRAINING = rules.TrainedMatch(1e-3)
-ZFB_TRAINING = rules.RelativeError(0.05)
 SIGMA_DEFINITE = Condition("Σ_0 ≻ 0 (smallest eigenvalue > 0)", lambda c: c["sigma_min"] > 0)
 
 
@@ -404,12 +402,20 @@ def zfb_montecarlo(q):
                                              ("zfb-fixed-point",), **_spectrum_context(sigma))])
 
 
+# 4 runs at quick size: 2 runs put the minimum detectable effect at 4.8-6.1% (seeds 0-2), 4 runs at 3.3-4.0%
+ZFB_QUICK_TRAIN = {"steps": 400, "prompts": 256, "runs": 4}
+
+
 def zfb_training(q):
     sigma = _sigma(q)
-    trained, record = experiment.zfb_runs(sigma, q["n"], q["runs"], q["steps"], q["prompts"], q["seed"])
+    stream = _training_stream(q, "zfb")
+    trained, record = experiment.zfb_runs(sigma, q["n"], q["runs"], q["steps"], q["prompts"], q["seed"], stream)
     target = closed_forms.CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    # the population twin's target is the derived minimiser Λ E[SS]⁻¹, never the printed Γ⁻¹ under test
+    minimiser = closed_forms.DERIVED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
+    residual = experiment.zfb_optimiser_residual(sigma, q["n"], q["runs"], q["steps"], q["seed"], minimiser, stream)
     return _training(trained, target, "u·W_11ᵀ after gradient descent from the ZFB initialisation vs Γ⁻¹",
-                     ("Λ⁻¹", np.linalg.inv(sigma)), q, record, **_spectrum_context(sigma))
+                     ("Λ⁻¹", np.linalg.inv(sigma)), q, record, residual, **_spectrum_context(sigma))
 
 
 ZFB_FIXED_POINT = Claim(
@@ -426,10 +432,12 @@ ZFB_FIXED_POINT = Claim(
     levels={"symbolic": Level(zfb_symbolic, rules.Identity()),
             "numeric": Level(zfb_numeric, {"ladder": rules.PrecisionLadder()}),
             "montecarlo": Level(zfb_montecarlo, **{**MC, "quick": {"samples": 60_000}}),
-            "training": Level(zfb_training, ZFB_TRAINING, quick={"steps": 400, "prompts": 256, "runs": 2})},
+            "training": Level(zfb_training, TRAINING, quick=ZFB_QUICK_TRAIN, recheck=TRAINING_RECHECK)},
     fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
     protocol="training: gradient descent (not flow) on fresh batches, step 0.3 with cosine decay, σ = 0.5; default "
-             "Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows as 1/λ_min²)",
+             "Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows as 1/λ_min²); the mean over seeds "
+             "is judged against the spread over seeds plus the optimiser's residual (the same descent from the same "
+             "starts on the exact, Wick-derived population risk, distance to the derived minimiser Λ E[SS]⁻¹)",
 )
 
 
