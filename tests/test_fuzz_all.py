@@ -13,14 +13,15 @@ from proofs_check.strategies import claim_parameters
 # Claims expected to hold at their defaults where the fuzzer finds a confirmed counterexample in the domain it
 # searches: real findings about the check or the claim, reported (README / the lead), never hidden here.
 # Resolved (issue #9, pinned below): os-stability (its 'n large' premise, held against the kept term ρ(Γ_0⁻¹Δ));
-# hardness (a real finding: above η ≈ 0.61-0.75 the recorded verdict is 'fails'; the search covers the rest).
+# hardness (a real finding: above η ≈ 0.61-0.75 the recorded verdict is 'fails'; the search covers the rest);
+# sft-data-scaling's peak at d = 8 one prompt off (resolved to one prompt at small d: claims/sft.py::_peak_resolution).
 KNOWN_FINDINGS = {
     "balance": "training: at B = 4 (d = 2, k = 2, n = 20, seed 0) one of 3 runs of the unbalanced prior's OS at the "
                "ordinary step does not diverge; the paper says only 'potentially unstable' (k = 1 and n < 10 d are "
                "now outside the claim's conditions)",
-    "sft-data-scaling": "montecarlo: at d = 8, η = 0.5, seed 0 the r = 0 curve peaks at B = 3, not m = 4, even with "
-                        "the re-check's 4x runs (82.6 vs 82.1 at B = 4): the rule asks the peak within 0.05 d, "
-                        "under one prompt for d < 20",
+    "sft-data-scaling": "montecarlo: at the edge of 'strong interference' (d = 8, η = 0.051, r = 0.01: r is only ~5x "
+                        "below η(ρ + 1)) the best B <= d/2 ties the best B >= 2d (28.50 vs 28.38, also on the "
+                        "re-check's 4x runs): the small-B advantage needs r far below η(ρ + 1)",
 }
 
 FAST = ["prop-6.1", "os-gradient", "lsa-reduction", "wishart-moment", "pretrain-optimum", "pretrain-optimum-derived",
@@ -154,10 +155,13 @@ def test_balance_refuses_k_1_and_short_prompts():
 @pytest.mark.slow
 def test_sft_data_scaling_shape_failures_are_rechecked_with_more_runs():
     """d = 8, η = 0.5, 2 runs: the U-shape at B = 1 is missed by 2 runs (minimum at n = 2) and found by the
-    re-check's 8; the r = 0 peak stays at B = 3 vs m = 4 (82.6 vs 82.1): the recorded finding."""
+    re-check's 8; the r = 0 peak at B = 3 vs m = 4 (82.6 vs 82.1) is one prompt off: inside the peak's resolution
+    at d = 8 (one prompt; 5% of d was 0.4 prompts, which failed it)."""
     from proofs_check.registry import run_check
     result = run_check(get_claim("sft-data-scaling"), "montecarlo", overrides={"d": 8, "eta": 0.5, "runs": 2})
     assert result.params["runs"] == 8
     verdicts = {case["label"].split(":")[0]: case["verdict"] for case in result.cases}
     assert verdicts["r=0.01, B=1"] == "holds"
-    assert verdicts["r=0.0"] == "fails" and result.verdict == "fails"
+    assert verdicts["r=0.0"] == "holds" and result.verdict == "holds"
+    (peak,) = [case for case in result.cases if case["label"].startswith("r=0.0:")]
+    assert peak["context"]["peak"] == 3 and peak["context"]["target"] == 4 and peak["context"]["resolution"] == 1.0

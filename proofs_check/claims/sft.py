@@ -673,6 +673,16 @@ HARDNESS = Claim(
 SCALING_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2, 3, 4)
 
 
+def _peak_resolution(d: int) -> float:
+    """How far from B = m (or d) the sampled peak may lie: 5% of d, and never less than one prompt (at d = 8, 5% of
+    d is 0.4 prompts: only an exact hit passed). Near the interpolation threshold the sampled error is heavy-tailed:
+    its expectation is infinite for every B within a few prompts of m (the inverse-Wishart moments behind Ṽ* and its
+    squared error exist only from B = m + 2 and m + 4 on, and symmetrically below), so which neighbour of m has the
+    largest sample mean is decided by a few runs' extremes, not by the claim (issue #9's fuzz finding: d = 8, the
+    r = 0 peak at B = 3 instead of 4 even over 8 runs)."""
+    return max(0.05 * d, 1.0)
+
+
 def scaling_montecarlo(q):
     d, m, n, runs = q["d"], q["d"] // 2, 2 * q["d"], q["runs"]
     sizes = sorted({max(1, int(d * f)) for f in SCALING_FRACTIONS})
@@ -684,7 +694,8 @@ def scaling_montecarlo(q):
         curves[f"r={r}"] = dict(zip(sizes, curve.tolist()))
         target, peak = (m if r == 0 else d), experiment.peak(sizes, curve)
         cases.append(Case(f"r={r}: error vs B peaks at B={peak} (claim: B={'m' if r == 0 else 'd'}={target})",
-                          {"peak_offset": abs(peak - target) / d}, {**common, "r": r, "peak": peak, "target": target},
+                          {"peak_offset": abs(peak - target) / _peak_resolution(d)},
+                          {**common, "r": r, "peak": peak, "target": target, "resolution": _peak_resolution(d)},
                           rule="peak"))
         if r == 0.01:
             small, large = curve[np.array(sizes) <= d // 2].min(), curve[np.array(sizes) >= 2 * d].min()
@@ -715,7 +726,7 @@ SFT_DATA_SCALING = Claim(
               "the curve is U-shaped (an optimal prompt length).",
     params=(p.dimension(40, low=8, high=1024), p.eta(), p.runs(3)),
     levels={"montecarlo": Level(scaling_montecarlo,
-                                {"peak": rules.AtMost("peak_offset", 0.05, "peak_offset_over_d"),
+                                {"peak": rules.AtMost("peak_offset", 1.0, "peak_offset_over_resolution"),
                                  "small-B": rules.AtMost("best_small_over_best_large", 1.0, "error_ratio"),
                                  "U-shape": rules.Pattern()},
                                 quick={"d": 24}, memory=lambda q: 8.0 * 8 * q["runs"] * 4 * q["d"] ** 2,
