@@ -10,38 +10,37 @@ from __future__ import annotations
 import numpy as np
 
 from numerics import validation as check
-from numerics.compile import compile_expression
+from numerics.compile import LazyCompiled
 from theory import pretraining as theory
 
 MAX_CATEGORIES = 4
 
-CLAIMED = {
-    "gamma": compile_expression(theory.gamma(), "gamma"),
-    "pretrain_optimum": compile_expression(theory.claimed_pretrain_optimum(), "pretrain_optimum"),
-    "pretrain_error": compile_expression(theory.claimed_pretrain_error(), "pretrain_error"),
-    "wishart": compile_expression(theory.claimed_wishart(), "wishart"),
-    "post_test_error": compile_expression(theory.claimed_post_test_error(), "post_test_error"),
-    "noisy_optimum": compile_expression(theory.claimed_noisy_optimum(), "noisy_optimum"),
-    "zfb_predictor": compile_expression(theory.claimed_zfb_predictor(), "zfb_predictor"),
-    "zfb_risk": compile_expression(theory.claimed_zfb_risk(), "zfb_risk"),
-}
-CLAIMED.update({f"mixture_optimum_{c}": compile_expression(theory.claimed_mixture_optimum(c), f"mixture_optimum_{c}")
-                for c in range(1, MAX_CATEGORIES + 1)})
+# Compiled on first use (numerics.compile.LazyCompiled): importing this module compiles nothing. Each builder
+# looks its formula up when it runs, so a patched formula (proofs-check mutate) is the one compiled.
+CLAIMED = LazyCompiled({
+    "gamma": lambda: theory.gamma(),
+    "pretrain_optimum": lambda: theory.claimed_pretrain_optimum(),
+    "pretrain_error": lambda: theory.claimed_pretrain_error(),
+    "wishart": lambda: theory.claimed_wishart(),
+    "post_test_error": lambda: theory.claimed_post_test_error(),
+    "noisy_optimum": lambda: theory.claimed_noisy_optimum(),
+    "zfb_predictor": lambda: theory.claimed_zfb_predictor(),
+    "zfb_risk": lambda: theory.claimed_zfb_risk(),
+    **{f"mixture_optimum_{c}": (lambda c=c: theory.claimed_mixture_optimum(c)) for c in range(1, MAX_CATEGORIES + 1)},
+})
 
-DERIVED = {
-    "sample_moment": compile_expression(theory.derived_sample_moment(theory.sym.B), "E[SBS]"),
-    "one_step_error": compile_expression(theory.derived_one_step_error(), "one_step_error"),
-    "noisy_one_step_error": compile_expression(theory.derived_noisy_one_step_error(), "noisy_one_step_error"),
-    "pretrain_optimum": compile_expression(theory.derived_pretrain_optimum(), "pretrain_optimum"),
-    "pretrain_error": compile_expression(theory.derived_pretrain_error(), "pretrain_error"),
-    "noisy_optimum": compile_expression(theory.derived_noisy_optimum(), "noisy_optimum"),
-    "zfb_predictor": compile_expression(theory.derived_zfb_predictor(), "zfb_predictor"),
-    "zfb_risk": compile_expression(theory.derived_zfb_risk(), "zfb_risk"),
-    "zfb_risk_at_optimum": compile_expression(theory.derived_zfb_risk(theory.derived_zfb_predictor()),
-                                              "zfb_risk_at_optimum"),
-}
-DERIVED.update({f"mixture_optimum_{c}": compile_expression(theory.derived_mixture_optimum(c), f"mixture_optimum_{c}")
-                for c in range(1, MAX_CATEGORIES + 1)})
+DERIVED = LazyCompiled({
+    "sample_moment": lambda: theory.derived_sample_moment(theory.sym.B),
+    "one_step_error": lambda: theory.derived_one_step_error(),
+    "noisy_one_step_error": lambda: theory.derived_noisy_one_step_error(),
+    "pretrain_optimum": lambda: theory.derived_pretrain_optimum(),
+    "pretrain_error": lambda: theory.derived_pretrain_error(),
+    "noisy_optimum": lambda: theory.derived_noisy_optimum(),
+    "zfb_predictor": lambda: theory.derived_zfb_predictor(),
+    "zfb_risk": lambda: theory.derived_zfb_risk(),
+    "zfb_risk_at_optimum": lambda: theory.derived_zfb_risk(theory.derived_zfb_predictor()),
+    **{f"mixture_optimum_{c}": (lambda c=c: theory.derived_mixture_optimum(c)) for c in range(1, MAX_CATEGORIES + 1)},
+}, names={"sample_moment": "E[SBS]"})
 
 
 def _checked_n(n):

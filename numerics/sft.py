@@ -6,23 +6,27 @@ import numpy as np
 import torch
 
 from numerics import validation as check
-from numerics.compile import compile_expression
+from numerics.compile import LazyCompiled
 from numerics.lsa import embed_prompt, lsa_last_column, lsa_last_column_shared, sparse_parameters
 from numerics.sampling import covariance_factor, standard_normal
 from theory import pretraining as pretraining_theory
 from theory import sft as theory
 
-COMPILED = {
-    "loss": compile_expression(theory.claimed_sft_loss(), "sft_loss"),
-    "optimum": compile_expression(theory.claimed_sft_optimum(), "sft_optimum"),
-    "population": compile_expression(theory.claimed_population_optimum(), "population_optimum"),
-    "population_derived": compile_expression(theory.derived_population_optimum(), "population_optimum_derived"),
-    "first_order": compile_expression(theory.claimed_first_order_optimum(), "first_order_optimum"),
-    "ridge": compile_expression(theory.derived_ridge_optimum(), "ridge_optimum"),
-    "gradient": compile_expression(theory.derived_sft_gradient(), "sft_gradient"),
-    "post_test": compile_expression(pretraining_theory.claimed_post_test_error(), "post_test_error"),
-    "pretrained": compile_expression(-theory.pretrained_inverse(), "pretrained_v"),
-}
+# Compiled on first use (numerics.compile.LazyCompiled); each builder looks its formula up when it runs.
+COMPILED = LazyCompiled({
+    "loss": lambda: theory.claimed_sft_loss(),
+    "optimum": lambda: theory.claimed_sft_optimum(),
+    "population": lambda: theory.claimed_population_optimum(),
+    "population_derived": lambda: theory.derived_population_optimum(),
+    "first_order": lambda: theory.claimed_first_order_optimum(),
+    "ridge": lambda: theory.derived_ridge_optimum(),
+    "gradient": lambda: theory.derived_sft_gradient(),
+    "post_test": lambda: pretraining_theory.claimed_post_test_error(),
+    "pretrained": lambda: -theory.pretrained_inverse(),
+}, names={"loss": "sft_loss", "optimum": "sft_optimum", "population": "population_optimum",
+          "population_derived": "population_optimum_derived", "first_order": "first_order_optimum",
+          "ridge": "ridge_optimum", "gradient": "sft_gradient", "post_test": "post_test_error",
+          "pretrained": "pretrained_v"})
 
 
 def task_moments(n: int, prompts: int, covariance, generator: torch.Generator, batch: tuple = (),

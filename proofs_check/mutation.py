@@ -338,6 +338,12 @@ def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, prog
     report = MutationReport()
     for claim in claims:
         chosen = [lv for lv in (levels or LEVELS) if lv in claim.levels]
+        if first_kill:
+            for result in _first_kill_claim(claim, chosen, chosen_mutants[claim.id], seed, quick, timeout_s):
+                report.results.append(result)
+                if progress is not None:
+                    progress(result)
+            continue
         unmutated = run_levels(claim, seed, quick, chosen)
         to_run = chosen
         if first_kill:
@@ -351,6 +357,47 @@ def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, prog
                 progress(result)
     report.seconds = time.perf_counter() - started
     return report
+
+
+CHEAP_LEVELS = ("numeric", "symbolic")
+NOT_MEASURED = {"verdict": "not measured", "time_s": 0.0, "detail": "not needed: every mutant was decided earlier"}
+
+
+def _first_kill_claim(claim: Claim, chosen: list, mutants: list, seed: int, quick: bool, timeout_s) -> list:
+    """``--first-kill`` for one claim, with the printed formula's verdicts measured only where a mutant needs them:
+    the cheap levels first; the Monte Carlo and training levels of the printed formula (most of a claim's cost) only
+    when some mutant survives the cheap ones or is declared equivalent (it must hold everywhere). The same
+    killed / survived outcome as measuring every level up front."""
+    order = [lv for lv in CHEAPEST_FIRST if lv in chosen]
+    cheap = [lv for lv in order if lv in CHEAP_LEVELS]
+    costly = [lv for lv in order if lv not in CHEAP_LEVELS]
+    unmutated = run_levels(claim, seed, quick, cheap)
+    holding = [lv for lv in cheap if unmutated[lv]["verdict"] == "holds"]
+    first, undecided = {}, []
+    for mutant in mutants:
+        begun = time.perf_counter()
+        mutated = (run_mutant_levels(claim.id, mutant, seed, quick, holding, timeout_s, True) if holding
+                   else {"levels": {}})
+        first[mutant.name] = (mutated, time.perf_counter() - begun)
+        decided = "error" in mutated or any(v["verdict"] == "fails" for v in mutated["levels"].values())
+        if costly and (mutant.equivalent or not decided):
+            undecided.append(mutant)
+    if undecided:
+        unmutated.update(run_levels(claim, seed, quick, costly))
+    else:
+        unmutated.update({lv: dict(NOT_MEASURED) for lv in costly})
+    rest = [lv for lv in costly if unmutated[lv]["verdict"] == "holds"]
+    results = []
+    for mutant in mutants:
+        mutated, seconds = first[mutant.name]
+        if mutant in undecided and rest:
+            begun = time.perf_counter()
+            more = run_mutant_levels(claim.id, mutant, seed, quick, rest, timeout_s, True)
+            seconds += time.perf_counter() - begun
+            mutated = ({"levels": {**mutated["levels"], **more.get("levels", {})}, **({"error": more["error"]}
+                       if "error" in more else {})})
+        results.append(judge(claim, mutant, {lv: unmutated[lv] for lv in chosen}, mutated, seconds))
+    return results
 
 
 # --------------------------------------------------------------------------- output

@@ -153,3 +153,30 @@ def test_the_evaluation_plan_replays_the_tree_walk_bitwise():
                 assert compiled._evaluate(MpmathOps(), inputs) == compiled._evaluate_by_walking(MpmathOps(), inputs)
         checked += 1
     assert checked >= 30
+
+
+def test_lazy_compiled_builds_each_formula_once_on_first_use():
+    import sympy as sp
+    from numerics.compile import CompiledExpression, LazyCompiled
+    calls = []
+    x = sp.Symbol("x")
+
+    def square():
+        calls.append("square")
+        return x ** 2
+    forms = LazyCompiled({"square": square, "cube": lambda: x ** 3}, names={"square": "x squared"})
+    assert calls == [] and len(forms) == 2 and list(forms) == ["square", "cube"]
+    first = forms["square"]
+    assert isinstance(first, CompiledExpression) and forms["square"] is first and calls == ["square"]
+    assert float(first.numpy(x=3.0)) == 9.0
+    with pytest.raises(KeyError):
+        forms["missing"]
+
+
+def test_compiled_formula_modules_compile_nothing_at_import():
+    """What makes a mutant's reload cheap: re-executing numerics.closed_forms compiles no formula."""
+    import importlib
+
+    from numerics import closed_forms
+    importlib.reload(closed_forms)
+    assert "compiled: []" in repr(closed_forms.CLAIMED) and "compiled: []" in repr(closed_forms.DERIVED)
