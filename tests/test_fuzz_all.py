@@ -16,9 +16,10 @@ from proofs_check.strategies import claim_parameters
 # hardness (a real finding: above η ≈ 0.61-0.75 the recorded verdict is 'fails'; the search covers the rest);
 # sft-data-scaling's peak at d = 8 one prompt off (resolved to one prompt at small d: claims/sft.py::_peak_resolution).
 KNOWN_FINDINGS = {
-    "balance": "training: at B = 4 (d = 2, k = 2, n = 20, seed 0) one of 3 runs of the unbalanced prior's OS at the "
-               "ordinary step does not diverge; the paper says only 'potentially unstable' (k = 1 and n < 10 d are "
-               "now outside the claim's conditions)",
+    "balance": "training: at B = 4 (d = 2, k = 2, n = 20, seed 0) one of 3 unbalanced runs starts with mean "
+               "ρ(M_τ) = 2.7 > 1 yet its ordinary OS step is 0.55x the local stability limit 2/λ_max(H) (and it "
+               "converges): with 4 prompts, ρ > 1 does not always make the ordinary step unstable (k = 1 and "
+               "n < 10 d are outside the claim's conditions)",
     "sft-data-scaling": "montecarlo: at the edge of 'strong interference' (d = 8, η = 0.051, r = 0.01: r is only ~5x "
                         "below η(ρ + 1)) the best B <= d/2 ties the best B >= 2d (28.50 vs 28.38, also on the "
                         "re-check's 4x runs): the small-B advantage needs r far below η(ρ + 1)",

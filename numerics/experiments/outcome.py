@@ -642,8 +642,9 @@ def balance_runs(d: int, n: int, prompts: int, k: int, runs: int, steps: int, se
                  sft_steps: int = 200, modes=("ordinary", "reduced"), fraction: float = 1.0) -> dict:
     """Section 7 for one pretraining mixture: on R x B prompts from Σ̄ + Δ (stream 'balance': the same draws
     for every mixture), the start's ρ(M_τ) and ρ(Γ_0⁻¹Δ) with Γ_0⁻¹ = G*; OS from Ṽ_0 = -G* at the ordinary
-    step fraction/(k² L) and/or the reduced step 0.5/(k² L) ÷ mean ρ(M_τ)^{2k-2}; and SFT from the same start
-    (Theorem 4.2's step, η), with the post-test error on Σ̄ + Δ (k = 1, exact) before and after it."""
+    step fraction/(k² L) and/or the reduced step 0.5/(k² L) ÷ mean ρ(M_τ)^{2k-2}, each with the local stability
+    limit 2/λ_max(H) of the OS loss at the start; and SFT from the same start (Theorem 4.2's step, η), with the
+    post-test error on Σ̄ + Δ (k = 1, exact) before and after it."""
     mixture, sigma_bar, shift, start = balance_setup(d, n, weights)
     data = os_prompts(sigma_bar, shift, n, prompts, runs, seed, "balance")
     s, w = data.sample_covariance, data.w_star
@@ -659,7 +660,9 @@ def balance_runs(d: int, n: int, prompts: int, k: int, runs: int, steps: int, se
         with torch.no_grad():
             final = os_numerics.os_loss(s, w, final_v, k).numpy()
         out[f"os {mode}"] = {"step": lr, "final_over_start": (final / start_loss).tolist(),
-                             "labels": label_runs(start_loss, final)}
+                             "labels": label_runs(start_loss, final),
+                             # OS's local stability limit 2/λ_max(H) at the start, per run
+                             "stability_limit": (2.0 / os_hessian_top(s, w, v0, k)).tolist()}
     trained = sft_from_start(data, start, k, eta, sft_steps)
     out["post_test_start"] = post_test_error(np.broadcast_to(start, trained.shape), sigma_bar + shift, n).tolist()
     out["post_test_after_sft"] = post_test_error(trained, sigma_bar + shift, n).tolist()
