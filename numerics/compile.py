@@ -552,6 +552,9 @@ class LazyCompiled(Mapping):
             self._compiled[name] = compile_expression(self._builders[name](), self._names.get(name, name))
         return self._compiled[name]
 
+    def __contains__(self, name) -> bool:       # without compiling (Mapping's default would call __getitem__)
+        return name in self._builders
+
     def __iter__(self):
         return iter(self._builders)
 

@@ -166,6 +166,7 @@ def test_lazy_compiled_builds_each_formula_once_on_first_use():
         return x ** 2
     forms = LazyCompiled({"square": square, "cube": lambda: x ** 3}, names={"square": "x squared"})
     assert calls == [] and len(forms) == 2 and list(forms) == ["square", "cube"]
+    assert "square" in forms and "missing" not in forms and calls == []       # membership compiles nothing
     first = forms["square"]
     assert isinstance(first, CompiledExpression) and forms["square"] is first and calls == ["square"]
     assert float(first.numpy(x=3.0)) == 9.0
