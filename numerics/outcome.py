@@ -105,8 +105,8 @@ def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples:
     ``antithetic``: each replicate is the mean of the estimate at the policy noise ε and at -ε (both have the
     policy's distribution, so the mean is the same and each replicate is still an unbiased estimate); for a
     Monte Carlo *test* of that mean. With the squared reward the part of the estimate odd in ε (the reward's
-    constant and ‖ε‖² terms times the score, variance ∝ L_OS/s²) cancels and the even part is left, whose size
-    is that of the gradient itself. Rewards are returned for the +ε half.
+    terms ‖ŵ_k − w*‖² and s²‖ε‖² times the score ε/s) cancels and the even part −2⟨ŵ_k − w*, ε⟩ε is left, whose
+    size is that of the gradient itself. Rewards are returned for the +ε half.
     """
     v = v_block.detach()
     single = replicates is None

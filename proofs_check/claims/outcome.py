@@ -562,8 +562,8 @@ RL_POLICY_GRADIENT = Claim(
                                  "condition", ("samples", fz.st.just(4000)))),
     protocol="4 prompts from Σ, Ṽ = Ṽ_0 (and Ṽ = 0 for E[reward]), s = 0.5, 8 actions per prompt; `samples` "
              "independent replicates of the per-prompt estimate, the gradient's as antithetic pairs (ε, -ε: the same "
-             "mean, 10x smaller standard error at Ṽ_0, where the odd-in-ε noise of the estimator is ~20x the "
-             "gradient); Bonferroni z-tests; the variance of the plain estimator by B and actions per prompt "
+             "mean; at Ṽ_0 and 20k replicates the standard error fell from 4.3% to 0.39% of the largest gradient "
+             "entry, the part of the estimator odd in ε cancelling); Bonferroni z-tests; the variance of the plain estimator by B and actions per prompt "
              "recorded. 100k replicates: minimum detectable effect <= 1% (quick, 4000: <= 5%).",
 )
 
