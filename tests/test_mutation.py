@@ -1,7 +1,7 @@
 """Mutation testing (proofs_check/mutation.py): every check must fail for a misprint of its formula.
 
 The non-slow tests run the whole quick suite with ``first_kill`` (every mutant stops at its cheapest killing level:
-about 3 minutes on 2 cores) and one cheap claim's mutants at one or two levels; the quick suite through every level
+about 100 s on 2 cores) and one cheap claim's mutants at one or two levels; the quick suite through every level
 of every mutant (the per-level kill rates) is marked slow.
 """
 import json
@@ -106,7 +106,7 @@ def test_cli_mutate_json_and_errors(capsys):
 
 
 def test_every_non_equivalent_mutant_is_killed_at_its_cheapest_level():
-    """The whole quick suite in CI (issue #9), each mutant stopped at its first killing level (~3 min on 2 cores):
+    """The whole quick suite in CI (issue #9), each mutant stopped at its first killing level (~100 s on 2 cores):
     no non-equivalent mutant may survive or crash, no declared-equivalent one may be told apart."""
     report = mutate(quick=True, first_kill=True)
     assert len(report.results) >= 70
