@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -202,6 +203,28 @@ def test_interrupted_all_json_prints_the_finished_checks_and_exits_130(tmp_path)
     assert len(records) >= 3 and all(r["verdict"] in ("holds", "fails", "inconclusive", "unchecked")
                                      for r in records)
     assert stderr.strip().count("\n") == 0 and "interrupted after" in stderr   # one line, no traceback
+
+
+def test_a_ctrl_c_raised_inside_exec_still_exits_130_under_python_m(tmp_path):
+    """The CI failure of the test above (return code -2): a Ctrl-C landing while a library runs ``exec`` on a
+    string (torch._dynamo's dataclasses) made ``python -m proofs_check`` kill itself with SIGINT at exit although
+    main had handled it. Forced here deterministically: the interrupted command raises inside ``exec``."""
+    (tmp_path / "interrupted_in_exec.py").write_text(textwrap.dedent("""
+        import sys
+        from proofs_check import cli
+
+        def interrupted(args, extra):
+            exec("raise KeyboardInterrupt")
+
+        cli._verify = interrupted
+        sys.exit(cli.main(["all"]))
+    """))
+    env = _env(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    done = subprocess.run([sys.executable, "-m", "interrupted_in_exec"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.strip() == "proofs-check: interrupted"
 
 
 def test_sweep_interrupt_carries_the_partial_results(monkeypatch, tmp_path):
