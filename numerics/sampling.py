@@ -11,28 +11,9 @@ import numpy as np
 import torch
 
 from numerics import validation as check
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """Categories drawn once per prompt with probabilities ``weights``; category c has
-    covariance ``covariances[c]``."""
-
-    weights: np.ndarray
-    covariances: np.ndarray  # (C, d, d)
-
-    def __post_init__(self):
-        weights = check.probabilities("mixture.weights", self.weights)
-        covariances = check.covariance("mixture.covariances", self.covariances)
-        if covariances.ndim != 3 or covariances.shape[0] != weights.shape[0]:
-            raise check.ValidationError(
-                f"parameter 'mixture.covariances': expected ({weights.shape[0]}, d, d), got {covariances.shape}")
-        object.__setattr__(self, "weights", weights)
-        object.__setattr__(self, "covariances", covariances)
-
-    @property
-    def mean_covariance(self) -> np.ndarray:
-        return np.einsum("c,cij->ij", self.weights, self.covariances)
+# re-exported: the covariance builders live in the torch-free numerics/covariances.py
+from numerics.covariances import (Mixture, covariance_factor, covariance_with_condition,  # noqa: F401
+                                  paper_covariance, paper_shift, resolve_covariance)
 
 
 @dataclass
@@ -55,55 +36,6 @@ class Prompts:
     def cross_moment(self) -> torch.Tensor:
         """h = (1/n) Σ_i x_i y_i, shape (..., B, d); equals S w* without label noise."""
         return (self.x.transpose(-1, -2) @ self.y.unsqueeze(-1)).squeeze(-1) / self.n
-
-
-def paper_covariance(d: int, small: float = 0.1, fraction: float = 0.2) -> np.ndarray:
-    """Σ_0 of Section 8: Σ_ii = 0.1 on the first d/5 coordinates, 1 elsewhere."""
-    d = check.positive_int("d", d)
-    diagonal = np.ones(d)
-    diagonal[: int(d * fraction)] = small
-    return np.diag(diagonal)
-
-
-def paper_shift(d: int, fraction: float = 0.2) -> np.ndarray:
-    """Δ of Section 8: 1 on the first d/5 diagonal entries."""
-    d = check.positive_int("d", d)
-    diagonal = np.zeros(d)
-    diagonal[: int(d * fraction)] = 1.0
-    return np.diag(diagonal)
-
-
-def covariance_with_condition(d: int, condition: float, seed: int, rotate: bool = True) -> np.ndarray:
-    """Σ with eigenvalues geometric from 1 down to 1/condition, in a seeded random basis."""
-    d = check.positive_int("d", d)
-    if not condition >= 1:
-        raise check.ValidationError(f"parameter 'condition': must be >= 1, got {condition!r}")
-    eigenvalues = np.geomspace(1.0, 1.0 / condition, d) if d > 1 else np.ones(1)
-    if not rotate:
-        return np.diag(eigenvalues)
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    q = q * np.sign(np.diag(r))
-    return (q * eigenvalues) @ q.T
-
-
-def resolve_covariance(covariance=None, spectrum=None, d: int | None = None) -> np.ndarray:
-    """A covariance given as a matrix or as a spectrum (diagonal in the standard basis)."""
-    if (covariance is None) == (spectrum is None):
-        raise check.ValidationError("parameters 'covariance'/'spectrum': give exactly one")
-    if spectrum is not None:
-        return np.diag(check.spectrum("spectrum", spectrum, d))
-    return check.covariance("covariance", covariance, d)
-
-
-def covariance_factor(covariance: np.ndarray) -> np.ndarray:
-    """L with L Lᵀ = covariance, via eigh so singular (PSD) covariances work."""
-    eigenvalues, vectors = np.linalg.eigh(covariance)
-    # Eigenvalues at rounding level are zeros: keeping sqrt(1e-17) ~ 3e-9 would leak samples
-    # into the null space of a singular covariance and break every rank-dependent formula.
-    cutoff = covariance.shape[-1] * np.finfo(float).eps * max(float(np.max(np.abs(eigenvalues))), 1e-300)
-    eigenvalues = np.where(eigenvalues > cutoff, eigenvalues, 0.0)
-    return vectors * np.sqrt(eigenvalues)
 
 
 def make_generator(seed: int, device=None) -> torch.Generator:

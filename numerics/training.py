@@ -25,10 +25,12 @@ from numerics.sampling import Mixture, make_generator, paper_covariance, sample_
 
 
 def versions() -> dict:
+    """Plain strings: torch.__version__ is a TorchVersion, whose pickle (in the cached records of training checks) would make
+    reading the cache import torch."""
     import mpmath
     import sympy
-    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "sympy": sympy.__version__, "mpmath": mpmath.__version__}
+    return {"python": platform.python_version(), "numpy": str(np.__version__), "torch": str(torch.__version__),
+            "sympy": str(sympy.__version__), "mpmath": str(mpmath.__version__)}
 
 
 def default_device():

@@ -333,3 +333,19 @@ def test_cache_option_moves_every_cache(monkeypatch, tmp_path):
     options = sweep_options(args, "checks")
     assert options.directory == tmp_path / "mine" / "checks"
     assert cache_dir() == (tmp_path / "mine" / "symbolic").resolve()
+
+
+def test_a_check_read_from_the_cache_does_not_import_torch(tmp_path):
+    """Reading finished checks is the driver's whole job in a warm `all` (and with workers, in a cold one):
+    neither the thread policy nor a cached record (its versions are plain strings) may pull in torch."""
+    # zfb-fixed-point training: its record carries the training run's versions (torch's once a TorchVersion)
+    command = _cli("verify", "zfb-fixed-point", "--level", "training", "--quick", "--cache", str(tmp_path / "cache"))
+    first = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], env=_env(tmp_path),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]     # the same verdict line, from the cache
+    imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time")}
+    assert "numerics.threads" in imported or "proofs_check.cli" in imported   # the trace is there
+    assert "torch" not in imported

@@ -32,3 +32,18 @@ def test_bad_thread_counts_are_one_line_errors(monkeypatch, value):
 def test_cli_threads_option_is_validated(capsys):
     assert main(["--threads", "0", "verify", "wishart-moment", "--level", "numeric"]) == 2
     assert "parameter 'threads'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("count", [1, min(2, os.cpu_count() or 1)])
+def test_a_process_that_imports_torch_after_configure_gets_the_count(count):
+    """configure() does not import torch (a sweep's driver never computes); torch loaded afterwards starts
+    with the configured count (1 is not torch's default on a machine with more cores). Set this way torch caps
+    the count at the cores (measured: 3 gives 2 on 2 cores), hence no count above them here."""
+    import subprocess
+    import sys
+    script = (f"import sys; from numerics.threads import configure; configure({count}); "
+              "assert 'torch' not in sys.modules; import torch; print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout) == count

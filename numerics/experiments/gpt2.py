@@ -9,7 +9,7 @@ k = 3 (the k panels vary the post-training k); Σ_0 = diag(0.1 on d/5, 1); test 
 What we chose (the paper does not say; every choice is a field of :class:`Fig3Protocol`):
 
 * d = 20 and n ≤ 40 at paper scale (Garg et al.'s largest curriculum stage: d = 20, 41 points);
-* Δ = diag(1 on the first d/5 coordinates) (numerics.sampling.paper_shift, a reconstruction, THEORY.md §4);
+* Δ = diag(1 on the first d/5 coordinates) (numerics.covariances.paper_shift, a reconstruction, THEORY.md §4);
   the post-training data "generated with Δ" are drawn from Σ_0 + Δ, as in our Fig. 4 protocol;
 * the CoT path of Section 3, w_i = (1 - (1 - η)^i) w*, with η = 0.5, for CoT pretraining (k = 8) and for SFT;
   the loss is the paper's L_SFT, teacher-forced over steps 0..k; OS is the paper's L_OS on ŵ_k, trained through

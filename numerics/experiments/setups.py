@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics import validation as check
-from numerics.sampling import Mixture, covariance_with_condition, paper_covariance
+from numerics.covariances import Mixture, covariance_with_condition, paper_covariance
 from numerics.streams import numpy_rng, stream_seed
 
 
