@@ -90,3 +90,12 @@ def test_severity_exceeds_one_exactly_outside_the_rule():
 def test_paired_ci_with_diverged_runs_is_inconclusive_not_a_crash():
     judgement = rules.PairedCI().judge({"differences": [1.0, float("inf"), 0.5]})
     assert judgement.verdict == "inconclusive" and judgement.discrepancy is None
+
+
+@pytest.mark.parametrize("entries, runs", [(1, 2), (16, 4), (36, 8), (144, 2)])
+def test_trained_match_critical_value_is_the_f_quantile(entries, runs):
+    """c = sqrt(F_{1-α}(entries, entries (runs - 1))), computed without importing scipy.stats: checked against it."""
+    from scipy.stats import f
+    rule = rules.TrainedMatch()
+    expected = math.sqrt(f.ppf(1 - rule.alpha, entries, entries * (runs - 1)))
+    assert rule.critical(entries, runs) == pytest.approx(expected, rel=1e-12)
