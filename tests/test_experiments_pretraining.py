@@ -147,3 +147,14 @@ def test_zfb_runs_are_reproducible_and_approach_gamma_inverse():
     target = np.linalg.inv(_gamma(sigma, 12))
     errors = np.linalg.norm(first.numpy() - target, axis=(-2, -1)) / np.linalg.norm(target)
     assert first.shape == (2, 3, 3) and record["runs"] == 2 and errors.max() < 0.1
+
+
+def test_recorded_versions_are_plain_strings_that_unpickle_without_torch():
+    """torch.__version__ is a TorchVersion: pickled into a cached record, reading the record imported torch
+    (3.2 s of a warm `all`). The versions a training run records are plain str."""
+    import pickle
+
+    from numerics.training import versions
+    found = versions()
+    assert found and all(type(value) is str for value in found.values())
+    assert b"torch_version" not in pickle.dumps(found)

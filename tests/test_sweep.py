@@ -336,10 +336,10 @@ def test_cache_option_moves_every_cache(monkeypatch, tmp_path):
 
 
 def test_a_check_read_from_the_cache_does_not_import_torch(tmp_path):
-    """Reading finished checks is the driver's whole job in a warm `all` (and with workers, in a cold one):
-    neither the thread policy nor a cached record (its versions are plain strings) may pull in torch."""
-    # zfb-fixed-point training: its record carries the training run's versions (torch's once a TorchVersion)
-    command = _cli("verify", "zfb-fixed-point", "--level", "training", "--quick", "--cache", str(tmp_path / "cache"))
+    """Reading finished checks is the driver's whole job in a warm `all` (and with workers, in a cold one): the
+    thread policy, the listing of tasks and the cached record may not pull in torch (the versions a training record
+    carries: tests/test_experiments_pretraining.py)."""
+    command = _cli("verify", "lsa-reduction", "--level", "numeric", "--cache", str(tmp_path / "cache"))
     first = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     again = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], env=_env(tmp_path),
