@@ -94,8 +94,23 @@ def test_paired_ci_with_diverged_runs_is_inconclusive_not_a_crash():
 
 @pytest.mark.parametrize("entries, runs", [(1, 2), (16, 4), (36, 8), (144, 2)])
 def test_trained_match_critical_value_is_the_f_quantile(entries, runs):
-    """c = sqrt(F_{1-α}(entries, entries (runs - 1))), computed without importing scipy.stats: checked against it."""
+    """c = sqrt(F_{1-α}(entries, entries (runs - 1))), computed with mpmath: checked against scipy.stats (the test
+    extra's independent reference)."""
     from scipy.stats import f
     rule = rules.TrainedMatch()
     expected = math.sqrt(f.ppf(1 - rule.alpha, entries, entries * (runs - 1)))
     assert rule.critical(entries, runs) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_training_check_runs_without_scipy(tmp_path):
+    """scipy is a test-only dependency (setup.cfg): the training levels' F quantile must not need it. Blocked in
+    a subprocess, a quick training check still reaches its verdict."""
+    import os
+    import subprocess
+    import sys
+    script = ("import sys; sys.modules['scipy'] = None; from proofs_check.cli import main; "
+              "sys.exit(main(['verify', 'pretrain-optimum', '--level', 'training', '--quick', '--no-cache']))")
+    env = {**os.environ, "PROOFS_CHECK_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "T:holds" in done.stdout
