@@ -10,6 +10,7 @@ for more (a paper-scale figure on an idle machine), and sweep workers get one ea
 from __future__ import annotations
 
 import os
+import sys
 
 from numerics import validation as check
 
@@ -33,7 +34,7 @@ def requested_threads(threads: int | None = None, workload: str = "small") -> in
 
 
 # Read by OpenMP, MKL and OpenBLAS when they load: a process that imports torch after configure() starts with
-# this many threads, as torch.set_num_threads would give it.
+# this many threads (capped at the cores by torch).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -47,7 +48,6 @@ def configure(threads: int | None = None, workload: str = "small") -> int:
     count = requested_threads(threads, workload)
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(count)
-    import sys
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(count)
     _state["count"] = count
@@ -66,7 +66,6 @@ def current_threads() -> int:
     split over two threads adds in another order)."""
     if _state.get("count") is not None:
         return _state["count"]
-    import sys
     if "torch" in sys.modules:
         return int(sys.modules["torch"].get_num_threads())
     return requested_threads()

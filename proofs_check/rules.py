@@ -83,6 +83,11 @@ def f_quantile(probability: float, numerator_dof: int, denominator_dof: int) -> 
     incomplete beta function, solved for u by bisection at 30 digits. Agrees with scipy.stats.f.ppf to 1e-14
     (tests/test_rules.py); ~35 ms, cached."""
     import mpmath
+
+    from numerics import validation as check
+    probability = check.unit_interval("probability", probability)
+    numerator_dof = check.positive_int("numerator_dof", numerator_dof)
+    denominator_dof = check.positive_int("denominator_dof", denominator_dof)
     with mpmath.workdps(30):
         a, b, target = mpmath.mpf(numerator_dof) / 2, mpmath.mpf(denominator_dof) / 2, mpmath.mpf(probability)
         low, high = mpmath.mpf(0), mpmath.mpf(1)

@@ -114,3 +114,11 @@ def test_a_training_check_runs_without_scipy(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "T:holds" in done.stdout
+
+
+@pytest.mark.parametrize("arguments, parameter", [((1.0, 4, 4), "probability"), ((0.5, 0, 4), "numerator_dof"),
+                                                  ((0.5, 4, -1), "denominator_dof")])
+def test_f_quantile_refuses_bad_input_naming_the_parameter(arguments, parameter):
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match=f"parameter '{parameter}'"):
+        rules.f_quantile(*arguments)
