@@ -173,17 +173,20 @@ def mutant_cache_dir(claim_id: str, mutant: Mutant) -> Path:
 CHEAPEST_FIRST = ("numeric", "symbolic", "montecarlo", "training")
 
 
-def run_levels(claim: Claim, seed: int, quick: bool, levels=None, stop_at_failure: bool = False) -> dict:
+def run_levels(claim: Claim, seed: int, quick: bool, levels=None, stop_at_failure: bool = False,
+               check=None) -> dict:
     """Every (selected) level of ``claim`` at its defaults: level -> {verdict, time_s, detail}; with
-    ``stop_at_failure`` the levels after the first ``fails`` are not run."""
-    from proofs_check.registry import run_check
+    ``stop_at_failure`` the levels after the first ``fails`` are not run. ``check(claim, level, seed, quick)``
+    runs one level (default :func:`proofs_check.registry.run_check`)."""
+    if check is None:
+        from proofs_check.registry import run_check as check
     out = {}
     for level in levels or [lv for lv in LEVELS if lv in claim.levels]:
         if stop_at_failure and any(v["verdict"] == "fails" for v in out.values()):
             break
         started = time.perf_counter()
         try:
-            result = run_check(claim, level, seed, quick)
+            result = check(claim, level, seed, quick)
             out[level] = {"verdict": result.verdict, "time_s": time.perf_counter() - started,
                           "detail": _short(result.detail)}
         except Exception as error:   # a misprint may crash a check: recorded, never taken for a kill
@@ -296,7 +299,8 @@ def preload():
 
 
 def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, progress=None,
-           mutants: dict | None = None, timeout_s: float | None = None, first_kill: bool = False) -> MutationReport:
+           mutants: dict | None = None, timeout_s: float | None = None, first_kill: bool = False,
+           baseline=None) -> MutationReport:
     """Run every mutant of the selected claims (all claims with mutants by default).
 
     Parameters
@@ -312,6 +316,10 @@ def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, prog
     first_kill : run each mutant's levels cheapest first (:data:`CHEAPEST_FIRST`), only those that hold for
         the printed formula, and stop at the first that fails: the same killed / survived outcome (a
         survivor runs every such level), ``killed_by`` then names that one level (what CI runs)
+    baseline : ``baseline(claim, level, seed, quick) -> CheckResult`` for the *printed* formula's verdicts, run
+        in this (never patched) process; default :func:`proofs_check.registry.run_check`. A caller that already
+        holds those results (the test suite's quick verdicts) passes a lookup of them instead of recomputing;
+        the mutants themselves always run fresh in their child processes
 
     Returns
     -------
@@ -339,12 +347,13 @@ def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, prog
     for claim in claims:
         chosen = [lv for lv in (levels or LEVELS) if lv in claim.levels]
         if first_kill:
-            for result in _first_kill_claim(claim, chosen, chosen_mutants[claim.id], seed, quick, timeout_s):
+            for result in _first_kill_claim(claim, chosen, chosen_mutants[claim.id], seed, quick, timeout_s,
+                                            baseline):
                 report.results.append(result)
                 if progress is not None:
                     progress(result)
             continue
-        unmutated = run_levels(claim, seed, quick, chosen)
+        unmutated = run_levels(claim, seed, quick, chosen, check=baseline)
         to_run = chosen
         if first_kill:
             to_run = [lv for lv in CHEAPEST_FIRST if lv in chosen and unmutated[lv]["verdict"] == "holds"]
@@ -363,7 +372,8 @@ CHEAP_LEVELS = ("numeric", "symbolic")
 NOT_MEASURED = {"verdict": "not measured", "time_s": 0.0, "detail": "not needed: every mutant was decided earlier"}
 
 
-def _first_kill_claim(claim: Claim, chosen: list, mutants: list, seed: int, quick: bool, timeout_s) -> list:
+def _first_kill_claim(claim: Claim, chosen: list, mutants: list, seed: int, quick: bool, timeout_s,
+                      baseline=None) -> list:
     """``--first-kill`` for one claim, with the printed formula's verdicts measured only where a mutant needs them:
     the cheap levels first; the Monte Carlo and training levels of the printed formula (most of a claim's cost) only
     when some mutant survives the cheap ones or is declared equivalent (it must hold everywhere). The same
@@ -371,7 +381,7 @@ def _first_kill_claim(claim: Claim, chosen: list, mutants: list, seed: int, quic
     order = [lv for lv in CHEAPEST_FIRST if lv in chosen]
     cheap = [lv for lv in order if lv in CHEAP_LEVELS]
     costly = [lv for lv in order if lv not in CHEAP_LEVELS]
-    unmutated = run_levels(claim, seed, quick, cheap)
+    unmutated = run_levels(claim, seed, quick, cheap, check=baseline)
     holding = [lv for lv in cheap if unmutated[lv]["verdict"] == "holds"]
     first, undecided = {}, []
     for mutant in mutants:
@@ -383,7 +393,7 @@ def _first_kill_claim(claim: Claim, chosen: list, mutants: list, seed: int, quic
         if costly and (mutant.equivalent or not decided):
             undecided.append(mutant)
     if undecided:
-        unmutated.update(run_levels(claim, seed, quick, costly))
+        unmutated.update(run_levels(claim, seed, quick, costly, check=baseline))
     else:
         unmutated.update({lv: dict(NOT_MEASURED) for lv in costly})
     rest = [lv for lv in costly if unmutated[lv]["verdict"] == "holds"]

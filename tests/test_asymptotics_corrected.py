@@ -132,10 +132,10 @@ def test_a_misprint_of_the_corrected_cross_term_breaks_its_identity(monkeypatch)
     assert abs(float((derived["t_var"] - corrected["t_var"]).subs(point))) > 1e-3
 
 
-def test_quick_verdicts():
+def test_quick_verdicts(quick_check):
     for claim_id, level in (("thm-B.1-corrected", "symbolic"), ("thm-B.1-corrected", "montecarlo"),
                             ("prop-B.2-corrected", "numeric")):
-        result = run_check(get_claim(claim_id), level, quick=True)
+        result = quick_check(claim_id, level)
         assert result.verdict == result.expected == "holds", result.detail
 
 

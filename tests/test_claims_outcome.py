@@ -20,8 +20,8 @@ KINDS = {"prop-6.1": "paper", "os-gradient": "paper", "os-sharpness": "paper", "
 
 
 @pytest.fixture(scope="module")
-def quick_results():
-    return {(claim_id, level): run_check(BY_ID[claim_id], level, quick=True) for claim_id, level in JOBS}
+def quick_results(quick_check):
+    return {(claim_id, level): quick_check(claim_id, level) for claim_id, level in JOBS}
 
 
 def test_every_claim_of_the_section_is_here_with_its_kind():

@@ -44,9 +44,9 @@ def test_pretrain_optimum_states_the_papers_assertion_and_labels_the_rest_derive
 
 
 @pytest.mark.parametrize("claim_id,level", CASES)
-def test_quick_verdict_is_the_expected_one(claim_id, level):
+def test_quick_verdict_is_the_expected_one(quick_check, claim_id, level):
     claim = CLAIMS[claim_id]
-    result = run_check(claim, level, quick=True)
+    result = quick_check(claim_id, level)
     assert result.verdict == result.expected, result.detail
     if level not in claim.levels:
         assert result.verdict == "unchecked" and claim.unchecked.get(level)

@@ -20,14 +20,12 @@ JOBS = [(claim.id, level) for claim in CLAIMS for level in LEVELS if level in cl
 
 
 @pytest.fixture(scope="module")
-def quick_results():
-    return {}
+def quick_results(quick_check):
+    return quick_check
 
 
 def _quick(results, claim_id, level):
-    if (claim_id, level) not in results:
-        results[(claim_id, level)] = run_check(BY_ID[claim_id], level, quick=True)
-    return results[(claim_id, level)]
+    return results(claim_id, level)
 
 
 @pytest.mark.parametrize("claim_id, level", JOBS)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from matplotlib.testing.compare import compare_images
 
-from figures import FIGURE_NAMES, make_figure
+from figures import FIGURE_NAMES
 
 BASELINES = Path(__file__).parent / "baseline_images"
 TOLERANCE = 2.0   # RMS over 0-255 pixel values: anti-aliasing noise passes; a curve drawn from other seeds does not (RMS 13-32)
@@ -21,9 +21,9 @@ IMAGE_TESTED = tuple(name for name in FIGURE_NAMES if name != "fig3")
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figures")
-    return {name: make_figure(name, small=True, out_dir=out) for name in IMAGE_TESTED}
+def drawn(small_figures):
+    assert set(small_figures) == set(IMAGE_TESTED)
+    return small_figures
 
 
 @pytest.mark.parametrize("name", IMAGE_TESTED)

@@ -145,9 +145,9 @@ def test_slurm_path_through_submitits_local_executor(tmp_path):
     assert len(list((tmp_path / "jobs").glob("*_submitted.pkl"))) == 2          # two array jobs of 3 + 2 tasks
 
 
-def test_ray_figure_csv_equals_the_local_run_bitwise(tmp_path):
+def test_ray_figure_csv_equals_the_local_run_bitwise(tmp_path, small_figures):
     pytest.importorskip("ray", reason="ray not installed (pip install -e '.[ray]')")
-    local = make_figure("fig2", small=True, out_dir=tmp_path / "local")
+    local = small_figures["fig2"]                                                     # in process, no cache
     started = time.perf_counter()
     done = subprocess.run(_cli("figure", "fig2", "--small", "--executor", "ray", "--jobs", "2", "--no-cache",
                                "--out", str(tmp_path / "ray")), env=_env(tmp_path), capture_output=True, text=True,
@@ -171,7 +171,7 @@ def _wait_for_entries(directory: Path, count: int, process, timeout: float = 180
     raise AssertionError(f"fewer than {count} entries in {directory} (process exited: {process.poll()})")
 
 
-def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_rest(tmp_path):
+def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_rest(tmp_path, small_figures):
     cache, out = tmp_path / "cache", tmp_path / "out"
     command = _cli("figure", "fig2", "--small", "--cache", str(cache), "--out", str(out))
     process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -187,7 +187,7 @@ def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_r
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"108 tasks, {finished} reused from the cache" in rerun.stderr
     assert f"{108 - finished} to compute" in rerun.stderr
-    reference = make_figure("fig2", small=True, out_dir=tmp_path / "reference")       # uninterrupted, no cache
+    reference = small_figures["fig2"]                                                 # uninterrupted, no cache
     assert (out / "fig2_small.csv").read_bytes() == reference[2].read_bytes()
 
 
