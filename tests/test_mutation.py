@@ -106,7 +106,7 @@ def test_cli_mutate_json_and_errors(capsys):
 
 
 def test_every_non_equivalent_mutant_is_killed_at_its_cheapest_level(shared_baseline):
-    """The whole quick suite in CI (issue #9), each mutant stopped at its first killing level (~60 s on 2 cores):
+    """The whole quick suite in CI (issue #9), each mutant stopped at its first killing level (~70 s on 2 cores):
     no non-equivalent mutant may survive or crash, no declared-equivalent one may be told apart. The printed
     formula's verdicts are the session's quick results (conftest.quick_result), which the claims modules' tests
     also read: each check runs once; every mutant runs fresh in its own process."""
