@@ -354,12 +354,9 @@ def mutate(claim_ids=None, seed: int = 0, quick: bool = False, levels=None, prog
                     progress(result)
             continue
         unmutated = run_levels(claim, seed, quick, chosen, check=baseline)
-        to_run = chosen
-        if first_kill:
-            to_run = [lv for lv in CHEAPEST_FIRST if lv in chosen and unmutated[lv]["verdict"] == "holds"]
         for mutant in chosen_mutants[claim.id]:
             begun = time.perf_counter()
-            mutated = run_mutant_levels(claim.id, mutant, seed, quick, to_run, timeout_s, first_kill)
+            mutated = run_mutant_levels(claim.id, mutant, seed, quick, chosen, timeout_s)
             result = judge(claim, mutant, unmutated, mutated, time.perf_counter() - begun)
             report.results.append(result)
             if progress is not None:
