@@ -132,3 +132,22 @@ def test_first_kill_stops_at_the_cheapest_failing_level_with_the_same_outcome():
                   first_kill=True).results[0]
     assert full.killed and fast.killed and fast.killed_by == ["numeric"]   # numeric runs first, and kills it
     assert fast.levels["symbolic"]["mutant"] == "not run" and set(full.killed_by) >= {"numeric"}
+
+
+def test_a_baseline_supplies_the_printed_verdicts_in_this_process_only():
+    """mutate(baseline=...): the printed formula's verdicts come from the caller (here: counted, and always in this
+    process), the mutant's from a fresh run in its child process (the kill is the child's own verdict)."""
+    import os
+
+    from proofs_check.registry import run_check
+    parent, calls = os.getpid(), []
+
+    def baseline(claim, level, seed, quick):
+        assert os.getpid() == parent              # never called in a mutant's child
+        calls.append((claim.id, level, seed, quick))
+        return run_check(claim, level, seed, quick)
+    declared = {m.name: m for m in get_claim(CLAIM).mutants}
+    (result,) = mutate(mutants={CLAIM: [declared["dropped-trace"]]}, levels=["numeric"], quick=True,
+                       baseline=baseline).results
+    assert calls == [(CLAIM, "numeric", 0, True)]
+    assert result.killed and result.killed_by == ["numeric"] and result.levels["numeric"]["unmutated"] == "holds"
