@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     mutate.add_argument("--first-kill", action="store_true",
                         help="cheapest levels first, stop each mutant at the first level that fails: the same "
                              "killed/survived outcome at a fraction of the time (CI); killed_by names that level only")
+    mutate.add_argument("--cache", default=None, metavar="DIR",
+                        help="the check cache the printed formula's verdicts are read from and written to, the one "
+                             "`verify` and `all` fill (default: as theirs); mutants always run fresh")
+    mutate.add_argument("--no-cache", action="store_true",
+                        help="compute the printed formula's verdicts here, neither reading nor writing the cache")
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
@@ -243,8 +248,14 @@ def _mutate(args) -> int:
     """One line per mutant (pytest style) and kill rates, or ``--json`` records; exit 1 when a
     non-equivalent mutant survives every level or a declared-equivalent one is killed (proofs_check/mutation.py)."""
     from proofs_check.mutation import mutate, result_line, summary_lines
+    import os
+    from proofs_check.sweeps import cached_check
+    baseline = None if args.no_cache else cached_check(Path(args.cache) if args.cache else None)
+    if args.cache:   # as for verify/all: the symbolic caches (the mutants' own included) follow --cache
+        os.environ["PROOFS_CHECK_CACHE"] = str(Path(args.cache).resolve())
     report = mutate(args.claims or None, seed=args.seed, quick=args.quick, timeout_s=args.timeout,
-                    first_kill=args.first_kill, progress=None if args.json else (lambda result: print(result_line(result), flush=True)))
+                    first_kill=args.first_kill, baseline=baseline,
+                    progress=None if args.json else (lambda result: print(result_line(result), flush=True)))
     if args.json:
         print(json.dumps([r.to_dict() for r in report.results], indent=2, ensure_ascii=False))
     else:

@@ -186,6 +186,23 @@ def to_results(records: list, reused: list):
     return out
 
 
+def cached_check(cache_root=None):
+    """``check(claim, level, seed, quick) -> CheckResult`` through the check cache, in this process: the task that
+    ``verify`` and ``all`` run, under the same key, so ``proofs-check mutate`` reads the printed formula's verdicts
+    that an earlier ``all`` (or ``mutate``) computed, and stores the ones it computes (the ``baseline`` of
+    :func:`proofs_check.mutation.mutate`; the cache is opened and closed per check, never held across a fork)."""
+    from numerics.sweep import SweepOptions
+    from numerics.sweep.cache import open_cache
+    options = SweepOptions(jobs=1, cache=True, cache_root=cache_root, kind=KIND)
+    if cache_root is not None:    # an unusable --cache folder: a one-line error now, not an error per check
+        open_cache(options.directory, True).close()
+
+    def check(claim, level: str, seed: int, quick: bool):
+        (result,) = verify_sweep(claim.id, level, seed, quick, {}, options)
+        return result
+    return check
+
+
 def verify_sweep(claim_id, level, seed: int, quick: bool, overrides: dict, options):
     """``verify`` / ``all`` through numerics.sweep: cached, parallel, interruptible. Raises
     numerics.sweep.SweepInterrupted with ``partial_results`` (the finished checks) on Ctrl-C."""

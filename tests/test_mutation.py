@@ -87,7 +87,7 @@ def test_the_mutant_cache_is_never_the_real_one(tmp_path, monkeypatch):
 
 
 def test_cli_mutate_json_and_errors(capsys):
-    assert main(["mutate", "thm-4.2", "--quick", "--json", "--seed", "1"]) == 0
+    assert main(["mutate", "thm-4.2", "--quick", "--json", "--seed", "1", "--no-cache"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert {r["mutant"] for r in records} == {m.name for m in get_claim("thm-4.2").mutants}
     for record in records:
@@ -96,12 +96,12 @@ def test_cli_mutate_json_and_errors(capsys):
         assert record["claim"] == "thm-4.2"
         assert record["status"] == ("equivalent" if record["equivalent"] else "killed")
         assert record["killed_by"] == ([] if record["equivalent"] else ["numeric"])
-    assert main(["mutate", "thm-4.2", "--quick"]) == 0
+    assert main(["mutate", "thm-4.2", "--quick", "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "thm-4.2::rate-dropped-c_k  KILLED" in out and "kill rate per level" in out
-    assert main(["mutate", "no-such-claim"]) == 2
-    assert main(["mutate", "thm-4.2", "--timeout", "0"]) == 2
-    assert main(["mutate", "insight-4"]) == 2          # declares no mutants: one-line error
+    assert main(["mutate", "no-such-claim", "--no-cache"]) == 2
+    assert main(["mutate", "thm-4.2", "--timeout", "0", "--no-cache"]) == 2
+    assert main(["mutate", "insight-4", "--no-cache"]) == 2          # declares no mutants: one-line error
     assert "declares no mutants" in capsys.readouterr().err
 
 
@@ -151,3 +151,28 @@ def test_a_baseline_supplies_the_printed_verdicts_in_this_process_only():
                        baseline=baseline).results
     assert calls == [(CLAIM, "numeric", 0, True)]
     assert result.killed and result.killed_by == ["numeric"] and result.levels["numeric"]["unmutated"] == "holds"
+
+
+def test_cli_mutate_reads_and_writes_the_printed_verdicts_through_the_check_cache(tmp_path, capsys, monkeypatch):
+    """`proofs-check mutate --cache DIR`: the printed formula's verdicts are the check tasks of `verify` / `all`
+    (same keys): computed and stored on the first run, read on the next. Shown by editing the stored record: the
+    second run reports the edited verdict for the printed formula, while the mutants still run (and are killed)."""
+    import diskcache
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PROOFS_CHECK_CACHE", str(cache))      # --cache points the process's caches there: restored
+    assert main(["mutate", "thm-4.2", "--quick", "--json", "--first-kill", "--cache", str(cache)]) == 0
+    first = json.loads(capsys.readouterr().out)
+    with diskcache.Cache(str(cache / "checks")) as store:
+        keys = [k for k in store.iterkeys() if store[k]["result"]["record"]["level"] == "numeric"]
+        assert len(keys) == 1 and store[keys[0]]["result"]["record"]["claim"] == "thm-4.2"
+        entry = store[keys[0]]
+        entry["result"]["record"]["verdict"] = "inconclusive"
+        store[keys[0]] = entry
+    main(["mutate", "thm-4.2", "--quick", "--json", "--first-kill", "--cache", str(cache)])
+    second = json.loads(capsys.readouterr().out)
+    assert {r["levels"]["numeric"]["unmutated"] for r in first} == {"holds"}
+    assert {r["levels"]["numeric"]["unmutated"] for r in second} == {"inconclusive"}
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main(["mutate", "thm-4.2", "--quick", "--cache", str(blocked)]) == 2
+    assert "--cache" in capsys.readouterr().err
