@@ -343,8 +343,22 @@ def _report(args) -> int:
 
 
 def main(argv=None) -> int:
+    import os
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    # `--cache DIR` points this command's caches there through PROOFS_CHECK_CACHE (so the symbolic and Fig. 3 caches
+    # follow it); restored on return, so a Python caller's later commands do not inherit it
+    cache_variable = os.environ.get("PROOFS_CHECK_CACHE")
+    try:
+        return _run_command(args, extra)
+    finally:
+        if cache_variable is None:
+            os.environ.pop("PROOFS_CHECK_CACHE", None)
+        else:
+            os.environ["PROOFS_CHECK_CACHE"] = cache_variable
+
+
+def _run_command(args, extra) -> int:
     try:
         if args.command != "list":
             from numerics.threads import configure

@@ -153,13 +153,14 @@ def test_a_baseline_supplies_the_printed_verdicts_in_this_process_only():
     assert result.killed and result.killed_by == ["numeric"] and result.levels["numeric"]["unmutated"] == "holds"
 
 
-def test_cli_mutate_reads_and_writes_the_printed_verdicts_through_the_check_cache(tmp_path, capsys, monkeypatch):
+def test_cli_mutate_reads_and_writes_the_printed_verdicts_through_the_check_cache(tmp_path, capsys):
     """`proofs-check mutate --cache DIR`: the printed formula's verdicts are the check tasks of `verify` / `all`
     (same keys): computed and stored on the first run, read on the next. Shown by editing the stored record: the
     second run reports the edited verdict for the printed formula, while the mutants still run (and are killed)."""
+    import os
+
     import diskcache
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("PROOFS_CHECK_CACHE", str(cache))      # --cache points the process's caches there: restored
+    cache, before = tmp_path / "cache", os.environ.get("PROOFS_CHECK_CACHE")
     assert main(["mutate", "thm-4.2", "--quick", "--json", "--first-kill", "--cache", str(cache)]) == 0
     first = json.loads(capsys.readouterr().out)
     with diskcache.Cache(str(cache / "checks")) as store:
@@ -176,3 +177,4 @@ def test_cli_mutate_reads_and_writes_the_printed_verdicts_through_the_check_cach
     blocked.write_text("")
     assert main(["mutate", "thm-4.2", "--quick", "--cache", str(blocked)]) == 2
     assert "--cache" in capsys.readouterr().err
+    assert os.environ.get("PROOFS_CHECK_CACHE") == before     # --cache does not outlive the command
