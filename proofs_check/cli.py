@@ -247,8 +247,9 @@ def _fuzz(args) -> int:
 def _mutate(args) -> int:
     """One line per mutant (pytest style) and kill rates, or ``--json`` records; exit 1 when a
     non-equivalent mutant survives every level or a declared-equivalent one is killed (proofs_check/mutation.py)."""
-    from proofs_check.mutation import mutate, result_line, summary_lines
     import os
+
+    from proofs_check.mutation import mutate, result_line, summary_lines
     from proofs_check.sweeps import cached_check
     baseline = None if args.no_cache else cached_check(Path(args.cache) if args.cache else None)
     if args.cache:   # as for verify/all: the symbolic caches (the mutants' own included) follow --cache
