@@ -39,6 +39,13 @@ def _cli(*arguments):
     return [sys.executable, "-m", "proofs_check", *arguments]
 
 
+def _as_from_a_terminal() -> None:
+    """A Ctrl-C from a terminal reaches a process whose SIGINT is at its default. A test runner started as a
+    background job (``pytest … &`` in a shell without job control) has SIGINT ignored, its children inherit that,
+    and Python then installs no KeyboardInterrupt handler: the interrupt tests would see the command run to the end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # --------------------------------------------------------------------------- tasks and keys
 
 def test_a_task_is_a_pure_function_of_its_config():
@@ -174,7 +181,8 @@ def _wait_for_entries(directory: Path, count: int, process, timeout: float = 180
 def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_rest(tmp_path, small_figures):
     cache, out = tmp_path / "cache", tmp_path / "out"
     command = _cli("figure", "fig2", "--small", "--cache", str(cache), "--out", str(out))
-    process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_as_from_a_terminal)
     _wait_for_entries(cache / "sweeps", 20, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -194,7 +202,8 @@ def test_sigint_mid_sweep_keeps_finished_tasks_and_the_rerun_computes_only_the_r
 def test_interrupted_all_json_prints_the_finished_checks_and_exits_130(tmp_path):
     cache = tmp_path / "cache"
     process = subprocess.Popen(_cli("all", "--quick", "--json", "--cache", str(cache)), env=_env(tmp_path),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_as_from_a_terminal)
     _wait_for_entries(cache / "checks", 3, process)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
