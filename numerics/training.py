@@ -110,7 +110,7 @@ def _population_loss(v_block, config: PretrainConfig, tensors):
         losses = [p * DERIVED["one_step_error"].torch(V=v_block, Sigma=c, n=config.n)
                   for p, c in zip(config.mixture.weights.tolist(), tensors["mixture"])]
         return sum(losses)
-    if config.noise_std > 0:
+    if config.noise_std > 0 or config.weight_std != 1.0:     # w* ~ N(0, ψ² I): the noisy form at σ ≥ 0
         return DERIVED["noisy_one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n,
                                                      sigma2=config.noise_std ** 2, psi2=config.weight_std ** 2)
     return DERIVED["one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n)

@@ -126,10 +126,17 @@ def radii(low: float = 0.05, high: float = 10.0):
                      st.floats(float(np.log10(low)), float(np.log10(high))).map(lambda e: float(round(10 ** e, 3))))
 
 
+def scales(low: float = 0.1, high: float = 10.0):
+    """A positive scale (ψ of w* ~ N(0, ψ² I)), log-uniform-ish in [low, high], its edges and 1 included."""
+    return st.one_of(st.sampled_from([low, 1.0, high]),
+                     st.floats(float(np.log10(low)), float(np.log10(high))).map(lambda e: float(round(10 ** e, 3))))
+
+
 PARAMETER_STRATEGIES = {
     "d": dimensions(), "n": context_lengths(), "condition": conditions(), "noise": noise_levels(),
     "categories": category_counts(), "imbalance": imbalances(), "k": st.integers(1, 5),
     "B": with_edges(1, 32), "eta": etas(), "radius": radii(), "spectrum": st.sampled_from(["geometric", "paper"]),
+    "weight_std": scales(),
 }
 
 

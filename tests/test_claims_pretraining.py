@@ -92,6 +92,37 @@ def test_zfb_training_tolerance_comes_from_the_seeds_and_a_measured_optimiser_re
     assert result.record["min_detectable_effect"] <= 0.05
 
 
+def test_the_small_n_probes_give_the_monte_carlo_levels_the_off_by_one_misprints():
+    """At n = 16 a 1/n -> 1/(n+1) misprint moves the sampled mean by under 1% and these mutants survived the
+    Monte Carlo levels; the n = 2 probe (where they move it by 11% and 40%) kills them there, re-check included."""
+    from proofs_check.mutation import mutate
+    declared = {claim_id: {m.name: m for m in CLAIMS[claim_id].mutants} for claim_id in ("lemma-A.1", "zfb-fixed-point")}
+    report = mutate(mutants={"lemma-A.1": [declared["lemma-A.1"]["1/n->1/(n+1)"]],
+                             "zfb-fixed-point": [declared["zfb-fixed-point"]["Gamma(N)->Gamma(N+1)"]]},
+                    levels=["montecarlo"], quick=True)
+    assert [(r.claim, r.killed_by) for r in report.results] == [("lemma-A.1", ["montecarlo"]),
+                                                                ("zfb-fixed-point", ["montecarlo"])]
+    result = run_check(CLAIMS["lemma-A.1"], "montecarlo", quick=True)
+    assert [c["context"]["n"] for c in result.cases] == [16, 2]
+    assert [c["values"]["samples"] for c in result.cases] == [50_000, 125_000]      # the probe's factor 2.5
+    assert result.record["min_detectable_effect"] <= 0.05
+    (only,) = run_check(CLAIMS["lemma-A.1"], "montecarlo", quick=True, overrides={"n": 2}).cases   # no probe twice
+    assert only["context"]["n"] == 2
+
+
+def test_the_noisy_optimum_is_checked_at_a_weight_scale_that_separates_the_ratio_from_its_inverse():
+    """At ψ = 1, σ²/ψ² = σ²ψ², so the inverted ratio passed every level; at the default ψ = 2 it fails the numeric
+    level, while the printed ratio holds at both."""
+    from proofs_check.mutation import mutate
+    assert next(p for p in CLAIMS["pretrain-optimum-noisy"].params if p.name == "weight_std").default == 2.0
+    inverted = next(m for m in CLAIMS["pretrain-optimum-noisy"].mutants if m.name == "sigma2/psi2->sigma2*psi2")
+    (result,) = mutate(mutants={"pretrain-optimum-noisy": [inverted]}, levels=["numeric"], quick=True).results
+    assert result.killed_by == ["numeric"]
+    for psi in (1.0, 2.0):
+        assert run_check(CLAIMS["pretrain-optimum-noisy"], "numeric", quick=True,
+                         overrides={"weight_std": psi}).verdict == "holds"
+
+
 def test_symbolic_records_the_size_it_ran_at():
     result = run_check(CLAIMS["lemma-A.1"], "symbolic", quick=True, overrides={"d": 9})
     assert result.cases[0]["context"]["d"] == 2

@@ -106,12 +106,13 @@ def random_v_block(d: int, seed: int, name: str = "random V") -> np.ndarray:
 
 
 def one_step_sampler(v_block, n: int, covariance=None, *, shift=None, mixture=None, noise_std: float = 0.0,
-                     error: bool = True, gradient: bool = True):
+                     weight_std: float = 1.0, error: bool = True, gradient: bool = True):
     """``sample(count, generator) -> (count, [1 +] d*d)``: per prompt, ‖ŵ_1 - w*‖² and/or its gradient in Ṽ,
     both through the **full** LSA forward pass (one CoT step from ŵ_0 = 0, W̃ = I; arXiv:2603.01293 §2),
     the gradient by autograd (nothing hand-differentiated).
 
-    Prompts: x ~ N(0, covariance [+ shift]) or the ``mixture``; y = <w*, x> + N(0, noise_std²); w* ~ N(0, I).
+    Prompts: x ~ N(0, covariance [+ shift]) or the ``mixture``; y = <w*, x> + N(0, noise_std²);
+    w* ~ N(0, weight_std² I).
     The mean of the error is the population loss (Lemma A.1); the mean of the gradient vanishes at a
     stationary point (eq. 3.6 and its extensions).
     """
@@ -123,7 +124,7 @@ def one_step_sampler(v_block, n: int, covariance=None, *, shift=None, mixture=No
 
     def sample(count, generator):
         prompts = sample_prompts(n, count, None if mixture is not None else covariance, shift=shift, mixture=mixture,
-                                 noise_std=noise_std, generator=generator)
+                                 noise_std=noise_std, weight_std=weight_std, generator=generator)
         # Prompts become the runs axis (count, 1, n, d) so that each prompt gets its own copy of Ṽ.
         v_each = v.expand(count, d, d).clone().requires_grad_(gradient)
         estimate = cot_rollout(prompts.x.unsqueeze(1), prompts.y.unsqueeze(1), v_each, eye.expand(count, d, d),
@@ -182,13 +183,14 @@ TRAINING_DTYPE = torch.float32
 
 
 def pretrain_runs(d: int, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str, *,
-                  covariance=None, mixture=None, noise_std: float = 0.0, dtype=TRAINING_DTYPE) -> PretrainResult:
+                  covariance=None, mixture=None, noise_std: float = 0.0, weight_std: float = 1.0,
+                  dtype=TRAINING_DTYPE) -> PretrainResult:
     """Section 3 pretraining as :func:`numerics.training.pretrain` runs it (sampled prompts, full LSA, Adam,
     cosine-decayed step, W̃ held at I): ``runs`` seeds batched, randomness from the stream (seed, stream),
     in ``dtype`` (:data:`TRAINING_DTYPE`)."""
     return pretrain(PretrainConfig(d=d, n=n, runs=runs, steps=steps, prompts_per_step=prompts,
                                    seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
-                                   mixture=mixture, noise_std=noise_std, dtype=dtype))
+                                   mixture=mixture, noise_std=noise_std, weight_std=weight_std, dtype=dtype))
 
 
 def trained_statistics(trained, target) -> dict:
@@ -207,14 +209,14 @@ def trained_statistics(trained, target) -> dict:
 
 
 def optimiser_residual(d: int, n: int, steps: int, seed: int, stream: str, minimiser, *, covariance=None,
-                       mixture=None, noise_std: float = 0.0) -> float:
+                       mixture=None, noise_std: float = 0.0, weight_std: float = 1.0) -> float:
     """The optimiser's own residual: the same optimiser, schedule, start and steps as :func:`pretrain_runs`, on
     the exact population gradient (the Wick-derived loss, compiled; no sampling noise), one run; its end point's
     relative distance to ``minimiser``, the exact minimiser of that loss (pass the *derived* closed form, never
     the printed one under test)."""
     result = pretrain(PretrainConfig(d=d, n=n, runs=1, steps=steps, gradient="population",
                                      seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
-                                     mixture=mixture, noise_std=noise_std))
+                                     mixture=mixture, noise_std=noise_std, weight_std=weight_std))
     minimiser = np.asarray(minimiser, dtype=float)
     return float(np.linalg.norm(result.v_block[0].numpy() - minimiser) / np.linalg.norm(minimiser))
 
