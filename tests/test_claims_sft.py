@@ -76,9 +76,20 @@ def test_remark41_counterexample_step_is_inside_the_paper_bound(quick_results):
 
 
 def test_signed_margins_are_not_clipped(quick_results):
-    for claim_id in ("thm-4.2", "thm-4.1-corrected"):
-        result = _quick(quick_results, claim_id, "training")
-        assert result.verdict == "holds" and result.discrepancy < 0   # a margin, not max(excess, 0)
+    result = _quick(quick_results, "thm-4.1-corrected", "training")
+    assert result.verdict == "holds" and result.discrepancy < 0   # a margin, not max(excess, 0)
+    result = _quick(quick_results, "thm-4.2", "training")
+    bounds = [case["values"]["excess"] for case in result.cases if "excess" in case["values"]]
+    assert result.verdict == "holds" and len(bounds) == 8 and max(bounds) < 0
+
+
+def test_thm42_training_checks_the_general_rate_at_every_step():
+    """At γ = B/(c_k λ_max) alone the rate is 1 - λ⁺_min/λ_max whatever the general formula says, and the misprints
+    of that formula passed the training level; at the four steps, GD through the full LSA kills them."""
+    from proofs_check.mutation import mutate
+    report = mutate(["thm-4.2"], levels=["training"], quick=True)
+    killed = {r.mutant: r.killed_by for r in report.results if not r.equivalent}
+    assert killed == {"rate-2gamma": ["training"], "rate-dropped-c_k": ["training"]}
 
 
 def test_hardness_conditions_hold_and_hard_wins(quick_results):

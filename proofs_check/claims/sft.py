@@ -268,13 +268,21 @@ def thm42_numeric(q):
 
 
 def thm42_training(q):
+    """As the numeric level, with GD by autograd through the full LSA: at γ = B/(c_k λ_max) alone the general rate
+    reduces to 1 - λ⁺_min/λ_max, and a misprint of it (a factor 2 on γ, c_k dropped) passed this level."""
     cases = []
     for prompts in experiment.regimes(q["d"], q["B"]):
-        values = experiment.autograd_gd_excess(_problem(q, prompts), q["k"], q["eta"], q["steps"])
-        cases.append(Case(f"B={prompts}: autograd GD through the full LSA, {q['steps']} steps at γ = B/(c_k λ_max), "
-                          f"rate 1 - λ⁺_min/λ_max = {values['rate']:.4f}",
-                          {"excess": values["excess"]},
-                          _context(q, prompts, step_factor=1.0, step_fraction_of_bound=0.5, steps=q["steps"])))
+        problem = _problem(q, prompts)
+        for factor in STEP_FACTORS:
+            values = experiment.autograd_gd_excess(problem, q["k"], q["eta"], q["steps"], factor)
+            context = _context(q, prompts, step_factor=factor, step_fraction_of_bound=factor / 2,
+                               rate=values["rate"], achieved_rate=values["achieved_rate"], steps=q["steps"])
+            cases.append(Case(f"B={prompts}: autograd GD through the full LSA, {q['steps']} steps at γ = {factor}·B/"
+                              f"(c_k λ_max), rate {values['rate']:.4f}", {"excess": values["excess"]}, context,
+                              rule="bound"))
+            cases.append(Case(f"B={prompts}, γ = {factor}·B/(c_k λ_max): rate autograd GD achieves along the extreme "
+                              f"eigenvectors of M {values['achieved_rate']:.6f} vs Theorem 4.2's {values['rate']:.6f}",
+                              {"rate_gap": values["rate_gap"]}, context, rule="rate"))
     return Measurement(cases)
 
 
@@ -292,14 +300,15 @@ THM_42 = Claim(
             "numeric": Level(thm42_numeric, {"bound": rules.AtMost("excess", 1e-8, "relative_excess_over_bound"),
                                              "rate": rules.AtMost("rate_gap", 1e-7, "relative_gap_of_log_rate")},
                              memory=lambda q: _gd_memory(q, 1)),
-            "training": Level(thm42_training, rules.AtMost("excess", 1e-6, "relative_excess_over_bound"),
+            "training": Level(thm42_training, {"bound": rules.AtMost("excess", 1e-6, "relative_excess_over_bound"),
+                                               "rate": rules.AtMost("rate_gap", 1e-7, "relative_gap_of_log_rate")},
                               quick={"steps": 60}, memory=_data_memory)},
     unchecked={"montecarlo": FIXED_PROMPTS},
     fuzz=FuzzSpec("numeric", SMALL_SFT + (("k", fz.with_edges(1, 5)), ("steps", fz.with_edges(20, 200)))),
     protocol="numeric: GD with the compiled gradient at γ ∈ {1, 0.5, 1.5, 1.9}·B/(c_k λ_max), the signed relative "
              "excess of ‖Ṽ_t - Ṽ*‖ over rate^t ‖Γ_0⁻¹ + Ṽ*‖ (float64 floor 1e-10), and the rate GD achieves along M's "
-             "extreme eigenvectors vs the printed rate (relative gap of log rates <= 1e-7); training: autograd through "
-             "the full LSA teacher-forced loss at the theorem's step",
+             "extreme eigenvectors vs the printed rate (relative gap of log rates <= 1e-7); training: the same at the same "
+             "steps with GD by autograd through the full LSA teacher-forced loss (bound excess <= 1e-6, rate gap <= 1e-7)",
 )
 
 
