@@ -62,6 +62,19 @@ def test_shrinks_with_needs_monotone_and_small():
     assert rules.ShrinksWith(0.05).judge({"gaps": [0.3, 0.2, 0.1]}).verdict == "fails"
 
 
+def test_shrinks_with_an_order_judges_the_extrapolated_limit():
+    """gap = c + C/size: a true limit (c = 0) converging slowly holds, a wrong one (c > tolerance) fails."""
+    sizes = [1e4, 1e6, 1e8]
+    rule = rules.ShrinksWith(1e-3, order=1)
+    slow = [1e5 / s for s in sizes]                          # 10, 0.1, 1e-3 (> 1e-3 at the last size: the old rule)
+    assert rules.ShrinksWith(1e-3).judge({"gaps": [g * 1.2 for g in slow], "sizes": sizes}).verdict == "fails"
+    judged = rule.judge({"gaps": [g * 1.2 for g in slow], "sizes": sizes})
+    assert judged.verdict == "holds" and abs(judged.discrepancy) < 1e-12
+    wrong = [2e-3 + 1e3 / s for s in sizes]                  # plateaus at 2e-3
+    judged = rule.judge({"gaps": wrong, "sizes": sizes})
+    assert judged.verdict == "fails" and judged.discrepancy == pytest.approx(2e-3)
+
+
 def test_pattern_and_combine():
     assert rules.Pattern().judge({"observed": True}).verdict == "holds"
     assert rules.Pattern().judge({"observed": False}).verdict == "fails"

@@ -223,7 +223,9 @@ THM_41_CORRECTED = Claim(
     levels={"symbolic": Level(thm41_symbolic, rules.Identity()),
             "numeric": Level(thm41_corrected_numeric,
                              {**JOINT_RULES, "solver": rules.AtMost("solver_vs_ridge", 1e-6, "relative_error"),
-                              "ridge-limit": rules.ShrinksWith(1e-3),
+                              # the ridge solution is analytic in λ: its gap to Ṽ* vanishes like λ (a wrong limit
+                              # plateaus); at d = n = B = 1, η = 0.5 the gap at λ = 1e-8 was still 1.2e-3 (fuzzer)
+                              "ridge-limit": rules.ShrinksWith(1e-3, order=1),
                               "lower-loss": rules.AtLeast("loss_advantage", 1e-9, "relative_loss_advantage")},
                              memory=_joint_memory),
             "training": Level(thm41_corrected_training,
