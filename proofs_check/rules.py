@@ -104,11 +104,17 @@ def f_quantile(probability: float, numerator_dof: int, denominator_dof: int) -> 
 @dataclass(frozen=True)
 class AtMost:
     """holds iff ``values[key] <= tolerance`` (NaN and inf never hold). The default rule for a
-    gap that must be small (a relative error, a count of violations, a relative excess)."""
+    gap that must be small (a relative error, a count of violations, a relative excess).
+
+    ``margin_key``: for a count, which says nothing about how near a case came to the boundary, a signed margin
+    the measurement also reports (> 0 past the boundary, e.g. the worst relative excess over a bound): the
+    severity that orders cases and steers ``proofs-check fuzz``'s ``target()`` is then 1 + margin, not the
+    count, so the search can climb towards a violation."""
 
     key: str
     tolerance: float
     metric: str | None = None
+    margin_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -120,8 +126,14 @@ class AtMost:
     def judge(self, values: dict) -> Judgement:
         value = values[self.key]
         ok = value is not None and math.isfinite(float(value)) and float(value) <= self.tolerance
+        severity = None
+        margin = values.get(self.margin_key) if self.margin_key else None
+        if margin is not None and math.isfinite(float(margin)):
+            # a count can fail while the margin rounds to the boundary: keep a failure above 1
+            severity = min(1.0 + float(margin), 1.0) if ok else max(1.0 + float(margin), 1.0 + 1e-12)
         return Judgement("holds" if ok else "fails", _number(value), self.tolerance,
-                         f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}")
+                         f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}",
+                         severity=severity)
 
 
 def RelativeError(tolerance: float, key: str = "relative_error") -> AtMost:
@@ -129,9 +141,9 @@ def RelativeError(tolerance: float, key: str = "relative_error") -> AtMost:
     return AtMost(key, tolerance, "relative_error")
 
 
-def NoViolations(key: str = "violations") -> AtMost:
-    """A count of violated instances must be 0."""
-    return AtMost(key, 0.0, "violations")
+def NoViolations(key: str = "violations", margin_key: str | None = None) -> AtMost:
+    """A count of violated instances must be 0 (``margin_key``: see :class:`AtMost`)."""
+    return AtMost(key, 0.0, "violations", margin_key)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,29 @@ def test_thm41_corrected_at_d1_is_not_a_counterexample(seed, eta):
     assert solver["values"]["solver_vs_ridge"] < 1e-9
 
 
+def test_remark41_corrected_does_not_judge_gd_transients():
+    """Found by `proofs-check fuzz remark-4.1-corrected` (stop 18): at η = 0.001, d = 2, n = 1, B = 12 GD's window
+    rates at k = 0 and 16 (asymptotic 0.9999984 and 0.99997) were transients after 200 steps, yet the drift
+    between windows called their ratio 1.0003 resolved: a false violation. A GD comparison now needs both runs
+    to have contracted their error at least 10x."""
+    params = dict(d=2, n=1, B=12, eta=0.001, condition=10.0, samples=20, steps=200)
+    result = run_check(get_claim("remark-4.1-corrected"), "numeric", seed=0, overrides=params)
+    assert result.verdict == "holds", result.detail
+    gd_case = next(case for case in result.cases if "GD's rates" in case["label"])
+    assert gd_case["values"]["violations"] == 0 and gd_case["values"]["unresolved"] == 20
+    assert gd_case["values"]["worst_margin"] == float("-inf") or gd_case["values"]["worst_margin"] < 0
+
+
+def test_a_count_rule_steers_the_fuzzer_by_its_margin():
+    """A count of violations has no slope for hypothesis' target(); with a margin the severity does."""
+    rule = rules.NoViolations(margin_key="margin")
+    assert rule.judge({"violations": 0, "margin": -0.25}).severity == pytest.approx(0.75)
+    assert rule.judge({"violations": 0, "margin": -1e-3}).severity > rule.judge({"violations": 0, "margin": -0.5}).severity
+    assert rule.judge({"violations": 2, "margin": 0.1}).severity == pytest.approx(1.1)
+    assert rule.judge({"violations": 1, "margin": 0.0}).severity > 1.0
+    assert rules.NoViolations().judge({"violations": 0, "margin": -0.25}).severity == 0.0
+
+
 def test_recomputation_at_40_digits_removes_the_float_gap():
     """Each shared-tolerance check's high-precision recomputation (the same float data, converted exactly)
     leaves only the 40-digit arithmetic's own error: far below any float gap."""

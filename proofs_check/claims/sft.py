@@ -396,7 +396,8 @@ def remark41_corrected_numeric(q):
             unresolved = experiment.unresolved_predictions(predictions, by, resolution)
             cases.append(Case(f"B={prompts}: {len(predictions)} (γ, k, k') triples {counts}, judged by {what} "
                               f"({unresolved} unresolved)",
-                              {"violations": len(violations), "examples": violations[:3], "unresolved": unresolved},
+                              {"violations": len(violations), "examples": violations[:3], "unresolved": unresolved,
+                               "worst_margin": experiment.prediction_margin(predictions, by, resolution)},
                               context))
         record[f"B={prompts}"] = {"counts": counts, "slower_inside_paper_range": inside}
     return Measurement(cases, record)
@@ -413,7 +414,8 @@ REMARK_41_CORRECTED = Claim(
               "of the paper's bound; nearer the bound large k are slower.",
     params=(p.dimension(6),) + COMMON + (
         p.steps(300), Param("samples", 200, "random (γ, k, k') triples per regime", int, 20, 10 ** 5)),
-    levels={"numeric": Level(remark41_corrected_numeric, rules.NoViolations(), quick={"samples": 100, "steps": 200},
+    levels={"numeric": Level(remark41_corrected_numeric, rules.NoViolations(margin_key="worst_margin"),
+                             quick={"samples": 100, "steps": 200},
                              memory=lambda q: _gd_memory(q, q["samples"]))},
     unchecked={"symbolic": "a comparison of two piecewise-linear rates; measured numerically",
                "montecarlo": FIXED_PROMPTS, "training": NO_TRAINING},
