@@ -181,7 +181,7 @@ def thm41_corrected_numeric(q):
         context = _context(q, prompts)
         cases.append(Case(f"B={prompts}, W̃ = I: L-BFGS through the full LSA at λ = 1e-6 vs the derived ridge solution",
                           {"solver_vs_ridge": ridge["solver_vs_ridge"]}, context, rule="solver"))
-        cases.append(Case(f"B={prompts}, W̃ = I: ridge solution vs Ṽ* at λ = {ridge['lambdas']}",
+        cases.append(Case(f"B={prompts}, W̃ = I: ridge solution vs Ṽ* at λ = {[float(f'{x:.3g}') for x in ridge['lambdas']]}",
                           {"gaps": ridge["ridge_vs_limit"], "sizes": [1 / lam for lam in ridge["lambdas"]]},
                           context, rule="ridge-limit"))
         if prompts <= q["d"]:
