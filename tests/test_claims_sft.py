@@ -92,6 +92,19 @@ def test_thm42_training_checks_the_general_rate_at_every_step():
     assert killed == {"rate-2gamma": ["training"], "rate-dropped-c_k": ["training"]}
 
 
+@pytest.mark.parametrize("claim_id", ["thm-4.1", "thm-4.1-corrected"])
+def test_at_d1_the_joint_limit_is_the_claim_for_every_b(claim_id):
+    """Found by the fuzzer (d = 1, B = 12, stop 18): at d = 1 L_SFT is a convex quadratic in (ṼW̃, Ṽ) minimised at
+    (Ṽ*, I), so the joint limit is (Ṽ*, I) for B > d too; at d = 2 the B > d regime still breaks the printed form."""
+    at_d1 = run_check(BY_ID[claim_id], "numeric", overrides={"d": 1, "B": 6, "n": 4})
+    assert at_d1.verdict == at_d1.expected == "holds", at_d1.detail
+    joint = next(case for case in at_d1.cases if "loss_advantage" in case["values"] and "λ-continuation" in case["label"])
+    assert joint["context"]["W_minus_I_found"] < 1e-4
+    if claim_id == "thm-4.1":
+        at_d2 = run_check(BY_ID[claim_id], "numeric", overrides={"d": 2, "B": 6, "n": 4})
+        assert at_d2.verdict == at_d2.expected == "fails"
+
+
 def test_hardness_conditions_hold_and_hard_wins(quick_results):
     result = _quick(quick_results, "hardness", "montecarlo")
     claim = BY_ID["hardness"]

@@ -149,9 +149,19 @@ def _joint_memory(q):
     return 8.0 * 6 * unknowns ** 2 + _data_memory(q)
 
 
+def _joint_limit_is_the_claim(d: int, prompts: int) -> bool:
+    """Where (Ṽ*, I) is the joint λ → 0⁺ limit: B <= d (it fits exactly), and every B at d = 1. At d = 1 the
+    residuals w_τ(S_τ(a_i ṼW̃ - Ṽ) - c_i) are linear in (p, u) = (ṼW̃, Ṽ), so L_SFT is a convex quadratic there;
+    its W̃-gradient at (Ṽ*, I) is Ṽ (Σ_i a_i(1-η)^i) (ṼΦ + ηΩ)Φᵀ / B, zero with the Ṽ-gradient, so (Ṽ*, I) is its
+    unique minimiser (for d >= 2, S_τ and Ṽ do not commute and B > d leaves a non-zero W̃-gradient). Found by
+    `proofs-check fuzz thm-4.1-corrected` at d = 1, B = 12 (stop 18)."""
+    return prompts <= d or d == 1
+
+
 def _thm41_expected(q):
-    """B <= d: (Ṽ*, I) fits exactly and is the limit; B > d (and B = 0, which includes B = 2d): it is not."""
-    return "holds" if 0 < q["B"] <= q["d"] else "fails"
+    """(Ṽ*, I) is the joint limit for B <= d and at d = 1 (:func:`_joint_limit_is_the_claim`); for B > d >= 2 (and
+    B = 0, which includes B = 2d) it is not."""
+    return "holds" if q["d"] == 1 or 0 < q["B"] <= q["d"] else "fails"
 
 
 THM_41 = Claim(
@@ -184,7 +194,7 @@ def thm41_corrected_numeric(q):
         cases.append(Case(f"B={prompts}, W̃ = I: ridge solution vs Ṽ* at λ = {[float(f'{x:.3g}') for x in ridge['lambdas']]}",
                           {"gaps": ridge["ridge_vs_limit"], "sizes": [1 / lam for lam in ridge["lambdas"]]},
                           context, rule="ridge-limit"))
-        if prompts <= q["d"]:
+        if _joint_limit_is_the_claim(q["d"], prompts):
             cases += _joint_cases(q, prompts, record)
         else:
             values = experiment.joint_limit(problem, q["k"], q["eta"])
@@ -216,8 +226,9 @@ THM_41_CORRECTED = Claim(
     mutants=mutants.SFT_OPTIMUM,
     statement="(a) With W̃ held at I, the λ → 0⁺ minimiser over Ṽ is Ṽ* for every B. (b) Jointly over (Ṽ, W̃) the "
               "limit is (Ṽ*, I) when B <= d (Φ of full column rank: (Ṽ*, I) fits exactly, and minimises the "
-              "regulariser on the exact-fit set). For B > d the joint minimiser generically has W̃ ≠ I and a strictly "
-              "lower L_SFT: the later CoT steps (i >= 1) see W̃, the first does not.",
+              "regulariser on the exact-fit set), and at d = 1 for every B (L_SFT is then a convex quadratic in "
+              "(ṼW̃, Ṽ), minimised at (Ṽ*, I)). For B > d >= 2 the joint minimiser generically has W̃ ≠ I and a "
+              "strictly lower L_SFT: the later CoT steps (i >= 1) see W̃, the first does not.",
     params=THM41_PARAMS + (p.steps(3000), p.runs(3)),
     conditions=(Condition("Σ_0 ≻ 0 (Γ_0 invertible)", lambda c: c["sigma0_min_eigenvalue"] > 0),),
     levels={"symbolic": Level(thm41_symbolic, rules.Identity()),
