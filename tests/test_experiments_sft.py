@@ -72,7 +72,8 @@ def test_newton_solves_a_quadratic_and_rosenbrock():
 
 def test_joint_limit_both_regimes(small, wide):
     inside, outside = ex.joint_limit(small, 2, 0.2), ex.joint_limit(wide, 2, 0.2)
-    assert inside["distance"] < 1e-2 and inside["loss_advantage"] <= 0 and inside["full_lsa_gap"] < 1e-12
+    # inside, a descent from the float64 (Ṽ*, I) can only win the rounding of Ṽ* (~1e-31 of the start loss)
+    assert inside["distance"] < 1e-2 and inside["loss_advantage"] <= 1e-25 and inside["full_lsa_gap"] < 1e-12
     assert outside["loss_advantage"] > 0 and outside["W_minus_I"] > 0.1
     # stationarity, independently: the full-LSA autograd gradient at (Ṽ*, I) and at the start
     def gradient_norm(problem, v):

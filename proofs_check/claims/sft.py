@@ -200,7 +200,8 @@ def thm41_corrected_numeric(q):
             values = experiment.joint_limit(problem, q["k"], q["eta"])
             record[f"B={prompts}"] = values
             cases.append(Case(f"B={prompts} > d: the joint λ-continuation ends at ‖W̃ - I‖ = {values['W_minus_I']:.3g} "
-                              f"with L_SFT {values['loss_found']:.4g} < {values['loss_at_claim']:.4g} at (Ṽ*, I)",
+                              f"with L_SFT {values['loss_found']:.4g}, a descent from (Ṽ*, I) reaches "
+                              f"{values['loss_by_descent_from_claim']:.4g}, vs {values['loss_at_claim']:.4g} at (Ṽ*, I)",
                               {"loss_advantage": values["loss_advantage"]}, context, rule="lower-loss"))
     return Measurement(cases, {"regimes": record})
 
