@@ -146,17 +146,22 @@ def _sharpness_cases(q, bound: str):
         exact, truncated = np.array(rows["exact"]), np.array(rows["truncated"])
         judged = truncated if bound == "printed" else np.maximum(exact, truncated)
         limit = np.array(rows[f"{bound}_bound"])
-        excess = (judged - limit) / judged            # signed: > 0 is a violation (1 when the bound is 0)
-        worst = int(np.argmax(excess))
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # signed: > 0 is a violation (1 when the bound is 0); a zero Hessian is within any bound (0 at a zero one)
+            excess = np.where(judged > 0, (judged - limit) / np.where(judged > 0, judged, 1.0),
+                              np.where(limit > 0, -np.inf, 0.0))
             ratio = judged / limit                    # inf where the bound is 0 (recorded as null)
+            # exact vs truncated Hessian, relative (0 where both vanish)
+            split = np.where(truncated > 0, np.abs(exact - truncated) / np.where(truncated > 0, truncated, 1.0),
+                             np.where(exact > 0, np.inf, 0.0))
+        worst = int(np.argmax(excess))
         cases.append(Case(
             f"{FAMILY_TEXT[label]}: {'truncated' if bound == 'printed' else 'exact'} Hessian vs {bound} bound",
             {"violations": int(np.sum(judged > limit * (1 + 1e-9) + 1e-12)),
              "worst_relative_excess": float(excess[worst])},
             {"worst_relative_excess": float(excess[worst]), "hessian_over_bound": ratio.tolist(), "family": label, "k": k, "d": d, "points": q["points"], "data_scale": scale,
              "residual_norm": max(rows["residual"]),
-             "exact_vs_truncated": float(np.max(np.abs(exact - truncated) / truncated)),
+             "exact_vs_truncated": float(np.max(split)),
              "spectral_radius": [min(rows["spectral_radius"]), max(rows["spectral_radius"])],
              "norm_M": [min(rows["norm_M"]), max(rows["norm_M"])],
              "non_normality": [min(rows["non_normality"]), max(rows["non_normality"])],
