@@ -382,7 +382,7 @@ class ShrinksWith:
         sizes = values.get("sizes", list(range(len(gaps))))
         monotone = all(b < a for a, b in zip(gaps, gaps[1:]))
         judged, extra, said = gaps[-1], {}, f"final {gaps[-1]:.3g}"
-        if self.order and len(gaps) >= 2:
+        if self.order and len(gaps) >= 2 and float(sizes[-1]) > float(sizes[-2]):
             previous, last = float(sizes[-2]) ** self.order, float(sizes[-1]) ** self.order
             judged = gaps[-1] - (gaps[-2] - gaps[-1]) * previous / (last - previous)
             extra = {"extrapolated_gap": judged, "final_gap": gaps[-1]}

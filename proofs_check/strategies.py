@@ -127,9 +127,8 @@ def radii(low: float = 0.05, high: float = 10.0):
 
 
 def scales(low: float = 0.1, high: float = 10.0):
-    """A positive scale (ψ of w* ~ N(0, ψ² I)), log-uniform-ish in [low, high], its edges and 1 included."""
-    return st.one_of(st.sampled_from([low, 1.0, high]),
-                     st.floats(float(np.log10(low)), float(np.log10(high))).map(lambda e: float(round(10 ** e, 3))))
+    """A positive scale (ψ of w* ~ N(0, ψ² I)): drawn as :func:`radii` are (log-uniform-ish, edges and 1 included)."""
+    return radii(low, high)
 
 
 PARAMETER_STRATEGIES = {
