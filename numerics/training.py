@@ -77,6 +77,10 @@ class PretrainConfig:
         check.one_of("optimizer", self.optimizer, {"adam", "sgd"})
         check.one_of("gradient", self.gradient, {"sampled", "population"})
         check.one_of("forward", self.forward, {"full", "reduced"})
+        if self.gradient == "population" and self.mixture is not None and (self.noise_std > 0 or self.weight_std != 1):
+            # the compiled mixture loss is the noiseless one with w* ~ N(0, I): a silent wrong objective otherwise
+            raise check.ValidationError("parameter 'mixture': the population gradient of a mixture supports "
+                                        "noise_std = 0 and weight_std = 1 only")
         if self.covariance is None and self.mixture is None:
             self.covariance = paper_covariance(self.d)
         if self.covariance is not None:

@@ -45,6 +45,14 @@ def test_closed_forms_validate():
         closed_forms.mixture_pretrain_optimum([0.5, 0.6], [np.eye(2), np.eye(2)], 4)
 
 
+def test_a_population_mixture_refuses_what_its_compiled_loss_ignores():
+    from numerics.sampling import Mixture
+    mixture = Mixture(np.array([0.5, 0.5]), np.stack([np.eye(2), 2 * np.eye(2)]))
+    for extra in ({"noise_std": 0.5}, {"weight_std": 2.0}):
+        with pytest.raises(ValidationError, match="parameter 'mixture'"):
+            PretrainConfig(d=2, mixture=mixture, gradient="population", **extra).validated()
+
+
 # ------------------------------------------------------------------ sampler
 def test_sampler_is_seeded_and_batched():
     a = sample_prompts(5, 3, np.eye(4), runs=2, seed=3)
