@@ -21,7 +21,7 @@ import torch
 from numerics import validation as check
 from numerics.closed_forms import DERIVED
 from numerics.lsa import cot_rollout, reduced_rollout
-from numerics.sampling import Mixture, make_generator, paper_covariance, sample_prompts
+from numerics.sampling import Mixture, PromptSource, make_generator, paper_covariance
 
 
 def versions() -> dict:
@@ -120,11 +120,17 @@ def _population_loss(v_block, config: PretrainConfig, tensors):
     return DERIVED["one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n)
 
 
-def sampled_loss(v_block, w_block, config: PretrainConfig, generator):
-    """Mean over fresh prompts of ‖ŵ_1 - w*‖² through the LSA, shape (R,)."""
-    prompts = sample_prompts(config.n, config.prompts_per_step, config.covariance, mixture=config.mixture,
-                             noise_std=config.noise_std, weight_std=config.weight_std, runs=config.runs,
-                             generator=generator, dtype=config.dtype, device=v_block.device)
+def prompt_source(config: PretrainConfig, device=None) -> PromptSource:
+    """The prompt distribution of ``config``, validated and factorised once (numerics.sampling.PromptSource)."""
+    return PromptSource(config.covariance, mixture=config.mixture, noise_std=config.noise_std,
+                        weight_std=config.weight_std, dtype=config.dtype, device=device)
+
+
+def sampled_loss(v_block, w_block, config: PretrainConfig, generator, source: PromptSource | None = None):
+    """Mean over fresh prompts of ‖ŵ_1 - w*‖² through the LSA, shape (R,). ``source``: the config's
+    :func:`prompt_source`, built once per training run (else here)."""
+    source = source or prompt_source(config, v_block.device)
+    prompts = source.draw(config.n, config.prompts_per_step, runs=config.runs, generator=generator)
     if config.forward == "full":
         estimate = cot_rollout(prompts.x, prompts.y, v_block, w_block, steps=1)[..., -1, :]
     else:
@@ -155,11 +161,12 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
     history = np.empty((config.steps, config.runs))
+    source = prompt_source(config, device) if config.gradient != "population" else None
     for step in range(config.steps):
         if config.gradient == "population":
             per_run = _population_loss(v_block, config, tensors)
         else:
-            per_run = sampled_loss(v_block, w_block, config, generator)
+            per_run = sampled_loss(v_block, w_block, config, generator, source)
         optimizer.zero_grad(set_to_none=True)
         per_run.sum().backward()   # runs are independent: the sum separates
         optimizer.step()

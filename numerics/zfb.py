@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from numerics import validation as check
-from numerics.sampling import covariance_with_condition, make_generator, sample_prompts
+from numerics.sampling import PromptSource, covariance_with_condition, make_generator
 from numerics.training import default_device, versions
 
 
@@ -109,12 +109,12 @@ def train_zfb(config: ZFBConfig):
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
     covariance_tensor = torch.as_tensor(covariance, dtype=config.dtype, device=device)
+    source = PromptSource(covariance, dtype=config.dtype, device=device)    # validated and factorised once
     for _ in range(config.steps):
         if config.gradient == "population":
             loss = _population_risk(value_scale, key_query, covariance_tensor, config.n)
         else:
-            prompts = sample_prompts(config.n + 1, config.prompts_per_step, covariance, runs=config.runs,
-                                     generator=generator, dtype=config.dtype, device=device)
+            prompts = source.draw(config.n + 1, config.prompts_per_step, runs=config.runs, generator=generator)
             x, y = prompts.x[..., :-1, :], prompts.y[..., :-1]
             x_query, y_query = prompts.x[..., -1, :], prompts.y[..., -1]
             loss = ((zfb_predict(x, y, x_query, value_scale, key_query) - y_query) ** 2).mean(-1)

@@ -113,9 +113,43 @@ def test_seeds_trained_together_equal_seeds_trained_alone():
     pool = experiment.post_training_pool(MICRO, 0, 8, 6)
     tests = experiment.test_set(MICRO, 0, 6)
     arm_a, arm_b = experiment.Arm(2, 6, 2), experiment.Arm(8, 6, 2)
-    together = experiment._train_group(MICRO, "OS", model, [(arm_a, 0), (arm_b, 1)], pool, tests, 3, 2, 0, "cpu")
-    alone = experiment._train_group(MICRO, "OS", model, [(arm_b, 1)], pool, tests, 3, 2, 0, "cpu")
+    together = experiment._train_group(MICRO, "OS", model, [(arm_a, 0, 0), (arm_b, 1, 1)], pool, tests, 3, 2, 0,
+                                       "cpu")
+    alone = experiment._train_group(MICRO, "OS", model, [(arm_b, 1, 1)], pool, tests, 3, 2, 0, "cpu")
     assert abs(float(together[1]) - float(alone[0])) < 1e-5
+
+
+def test_a_panel_on_more_seeds_is_the_panel_on_fewer_followed_by_the_new_seeds_bitwise():
+    """What lets a re-check on twice the seeds train only the new ones (proofs_check.claims.gpt2._panel)."""
+    protocol = replace(MICRO, seeds=3)
+    model = _model(config=protocol.model_config(), scale=0.05)
+    for method, sweep in (("SFT", "B"), ("OS", "n")):
+        whole = experiment.panel(protocol, method, sweep, 0, pretrained=model)
+        first = experiment.panel(protocol, method, sweep, 0, pretrained=model, seeds=range(0, 1))
+        rest = experiment.panel(protocol, method, sweep, 0, pretrained=model, seeds=range(1, 3))
+        for part in ("loss", "start"):
+            assert whole[part].shape[0] == 3
+            assert np.array_equal(np.concatenate([first[part], rest[part]]), whole[part]), (method, sweep, part)
+    with pytest.raises(ValidationError, match="parameter 'seeds'"):
+        experiment.panel(protocol, "SFT", "B", 0, pretrained=model, seeds=range(2, 2))
+
+
+def test_the_claims_train_each_seed_of_a_panel_once(monkeypatch):
+    from proofs_check.claims import gpt2 as claims
+    trained = []
+
+    def panel(protocol, method, sweep, seed, seeds):
+        trained.append(seeds)
+        rows = np.arange(seeds.start, seeds.stop, dtype=float)[:, None]
+        return {"values": [1, 2], "loss": rows + np.zeros(2), "start": rows + np.ones(2)}
+    monkeypatch.setattr(claims, "_PANELS", {})
+    monkeypatch.setattr(claims.experiment, "panel", panel)
+    four, eight, two = (claims._panel(replace(MICRO, seeds=r), "SFT", "B", 0) for r in (4, 8, 2))
+    assert trained == [range(0, 4), range(4, 8)]
+    assert np.array_equal(eight["loss"][:, 0], np.arange(8)) and np.array_equal(four["loss"], eight["loss"][:4])
+    assert np.array_equal(two["start"], eight["start"][:2])
+    claims._panel(replace(MICRO, seeds=4), "SFT", "B", 1)      # another stream seed: trained from the start
+    assert trained[-1] == range(0, 4)
 
 
 def test_pretrained_checkpoint_is_computed_once_and_read_from_the_cache(tmp_path, monkeypatch):

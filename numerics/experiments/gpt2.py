@@ -294,20 +294,34 @@ class Arm:
     k: int
 
 
-def post_training_pool(protocol: Fig3Protocol, seed: int, B_max: int, n_max: int):
+def seed_indices(protocol: Fig3Protocol, seeds=None) -> range:
+    """The seed indices to train: ``range(protocol.seeds)`` by default, or a non-empty ``range`` of them. Every
+    seed index has its own streams (prompts, test set, minibatches) and its runs are independent of the other
+    seeds' (batched ensembles, elementwise Adam), so seeds [a, c) equal seeds [a, b) followed by [b, c) (bitwise
+    on the CPU, tests/test_gpt2.py; on a GPU a kernel may depend on the batch size, so to rounding): a re-check
+    on more seeds trains only the new ones."""
+    if seeds is None:
+        return range(protocol.seeds)
+    if not isinstance(seeds, range) or len(seeds) < 1 or seeds.step != 1 or seeds.start < 0:
+        raise check.ValidationError(f"parameter 'seeds': must be a non-empty range of seed indices >= 0 with "
+                                    f"step 1, got {seeds!r}")
+    return seeds
+
+
+def post_training_pool(protocol: Fig3Protocol, seed: int, B_max: int, n_max: int, seeds=None):
     """Per seed, B_max post-training prompts of n_max examples from Σ_0 + Δ: an arm (B, n) takes the first B
     prompts and their first n examples (nested, so arms are paired by seed). (R, B_max, n_max, ·)."""
     _, sigma = covariances(protocol.d)
     draws = [sample_prompts(sigma, n_max, B_max, torch_generator(seed, "fig3 post-training", f"seed={r}"))
-             for r in range(protocol.seeds)]
+             for r in seed_indices(protocol, seeds)]
     return tuple(torch.cat(parts) for parts in zip(*draws))
 
 
-def test_set(protocol: Fig3Protocol, seed: int, n_max: int):
+def test_set(protocol: Fig3Protocol, seed: int, n_max: int, seeds=None):
     """Per seed, test prompts from Σ_0 + Δ (n_max examples; an arm uses the first n)."""
     _, sigma = covariances(protocol.d)
     draws = [sample_prompts(sigma, n_max, protocol.test_prompts, torch_generator(seed, "fig3 test", f"seed={r}"))
-             for r in range(protocol.seeds)]
+             for r in seed_indices(protocol, seeds)]
     return tuple(torch.cat(parts) for parts in zip(*draws))
 
 
@@ -322,9 +336,10 @@ def _minibatch(B: int, batch: int, generator):
     return index, weight
 
 
-def post_train(protocol: Fig3Protocol, method: str, arms, seed: int, device="cpu", pretrained=None):
+def post_train(protocol: Fig3Protocol, method: str, arms, seed: int, device="cpu", pretrained=None, seeds=None):
     """Post-train the pretrained model with ``method`` ('SFT' or 'OS') at every arm (all with one n and one k:
-    only B differs) for every seed, as batched ensembles of at most ``protocol.group`` models.
+    only B differs) for every seed (``seeds``: a range of seed indices, :func:`seed_indices`; default all of
+    ``protocol.seeds``), as batched ensembles of at most ``protocol.group`` models.
 
     Returns
     -------
@@ -338,9 +353,10 @@ def post_train(protocol: Fig3Protocol, method: str, arms, seed: int, device="cpu
     steps = protocol.sft_steps if method == "SFT" else protocol.os_steps
     model = pretrained if pretrained is not None else pretrained_model(protocol, seed, device)[0]
     model = model.to(device)
-    pool = post_training_pool(protocol, seed, max(a.B for a in arms), n)
-    tests = [t.to(device) for t in test_set(protocol, seed, n)]
-    jobs = [(a, r) for a in arms for r in range(protocol.seeds)]
+    seeds = seed_indices(protocol, seeds)
+    pool = post_training_pool(protocol, seed, max(a.B for a in arms), n, seeds)
+    tests = [t.to(device) for t in test_set(protocol, seed, n, seeds)]
+    jobs = [(a, row, r) for a in arms for row, r in enumerate(seeds)]   # row: the seed's place in pool / tests
     losses = torch.empty(len(jobs))
     for start in range(0, len(jobs), protocol.group):
         chunk = jobs[start:start + protocol.group]
@@ -348,23 +364,24 @@ def post_train(protocol: Fig3Protocol, method: str, arms, seed: int, device="cpu
                                                         seed, device)
     with _autocast(device):
         start_loss = test_loss(model, *tests)                      # the plain model over every seed's test set
-    return {"loss": losses.reshape(len(arms), protocol.seeds).T.numpy().astype(float),
+    return {"loss": losses.reshape(len(arms), len(seeds)).T.numpy().astype(float),
             "start": start_loss.float().cpu().numpy().astype(float)}
 
 
 def _train_group(protocol, method, model, jobs, pool, tests, steps: int, k: int, seed: int, device):
-    """Train len(jobs) copies of ``model`` at once (job = (arm, seed index)); return their test losses."""
+    """Train len(jobs) copies of ``model`` at once (job = (arm, row in pool / tests, seed index)); return
+    their test losses."""
     params = stack_parameters([model] * len(jobs))
     params = {name: p.to(device).detach().requires_grad_(True) for name, p in params.items()}
     ensemble = Ensemble(model.config, params)
     optimizer = torch.optim.Adam(params.values(), lr=protocol.post_lr, foreach=True)   # as in pretrain()
-    runs = torch.tensor([r for _, r in jobs])
+    runs = torch.tensor([row for _, row, _ in jobs])
     generators = [torch_generator(seed, "fig3", method, "minibatches", f"B={a.B}", f"n={a.n}", f"k={a.k}",
-                                  f"seed={r}") for a, r in jobs]
+                                  f"seed={r}") for a, _, r in jobs]
     x_pool, y_pool, w_pool = (t[runs] for t in pool)           # (R, B_max, n, ·) per job
     loss_fn = LOSSES[method]
     for _ in range(steps):
-        picks = [_minibatch(a.B, protocol.batch, g) for (a, _), g in zip(jobs, generators)]
+        picks = [_minibatch(a.B, protocol.batch, g) for (a, _, _), g in zip(jobs, generators)]
         index = torch.stack([p[0] for p in picks])                 # (R, batch)
         weight = torch.stack([p[1] for p in picks]).to(device)
         rows = torch.arange(len(jobs))[:, None]
@@ -390,8 +407,10 @@ def sweep_arms(protocol: Fig3Protocol, sweep: str):
     return [[replace(base, k=int(v))] for v in protocol.ks]
 
 
-def panel(protocol: Fig3Protocol, method: str, sweep: str, seed: int, device="cpu", pretrained=None) -> dict:
-    """One panel of Figure 3: test loss after ``method`` against ``sweep`` (B, n or k), every seed.
+def panel(protocol: Fig3Protocol, method: str, sweep: str, seed: int, device="cpu", pretrained=None,
+          seeds=None) -> dict:
+    """One panel of Figure 3: test loss after ``method`` against ``sweep`` (B, n or k), every seed (or the
+    seed indices in the range ``seeds``).
 
     Returns ``values`` (the swept values), ``loss`` (seeds, values) and ``start`` (seeds, values): the
     pretrained model's loss at each value's n."""
@@ -399,7 +418,7 @@ def panel(protocol: Fig3Protocol, method: str, sweep: str, seed: int, device="cp
         pretrained = pretrained_model(protocol, seed, device)[0]
     losses, starts = [], []
     for arms in sweep_arms(protocol, sweep):
-        result = post_train(protocol, method, arms, seed, device, pretrained)
+        result = post_train(protocol, method, arms, seed, device, pretrained, seeds)
         losses.append(result["loss"])
         starts.append(np.repeat(result["start"][:, None], len(arms), axis=1))
     values = [getattr(arm, sweep) for arms in sweep_arms(protocol, sweep) for arm in arms]

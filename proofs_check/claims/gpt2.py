@@ -10,8 +10,6 @@ examples) and is tested on the same prompts.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
-
 import numpy as np
 
 from numerics.lazy import lazy_module
@@ -38,10 +36,24 @@ def _protocol(q):
     return replace(experiment.profile(q["profile"]), seeds=q["runs"])
 
 
-@lru_cache(maxsize=16)
+_PANELS: dict = {}   # (protocol less its seed count, method, sweep, seed) -> the panel on the most seeds so far
+
+
 def _panel(protocol, method: str, sweep: str, seed: int) -> dict:
-    """One panel, computed once per process (several claims read the same panels under `proofs-check all`)."""
-    return experiment.panel(protocol, method, sweep, seed)
+    """One panel, computed once per process for the most seeds asked (several claims read the same panels under
+    `proofs-check all`): fewer seeds are its first rows, and more seeds (a re-check on twice the seeds) train only
+    the new ones. Seeds are independent, so this is the panel trained on all of them at once (bitwise on the CPU:
+    experiment.seed_indices)."""
+    key = (replace(protocol, seeds=2), method, sweep, seed)
+    have = _PANELS.get(key)
+    done = 0 if have is None else len(have["loss"])
+    if done < protocol.seeds:
+        more = experiment.panel(protocol, method, sweep, seed, seeds=range(done, protocol.seeds))
+        have = more if have is None else {"values": have["values"],
+                                          **{part: np.concatenate([have[part], more[part]]) for part in
+                                             ("loss", "start")}}
+        _PANELS[key] = have
+    return {"values": have["values"], "loss": have["loss"][:protocol.seeds], "start": have["start"][:protocol.seeds]}
 
 
 def _paired(label: str, differences, what: str, context: dict) -> Case:
