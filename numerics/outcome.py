@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from numerics import optim
 from numerics.compile import compile_expression
 from numerics.lsa import cot_rollout, reduced_rollout
 from theory import outcome as theory
@@ -155,7 +156,7 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
         raise ValueError("train_os: per-run steps are defined for gradient descent only")
     weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
     step = 1.0 if per_run else lr
-    opt = torch.optim.Adam([v], lr=step) if optimizer == "adam" else torch.optim.SGD([v], lr=step)
+    opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
     history = []
     for _ in range(steps):
         loss = os_loss(sample_cov, w_star, v, k)

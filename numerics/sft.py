@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from numerics import optim
 from numerics import validation as check
 from numerics.compile import LazyCompiled
 from numerics.lsa import embed_prompt, lsa_last_column, lsa_last_column_shared, sparse_parameters
@@ -272,7 +273,7 @@ def solve_regularised(x, y, w_star, k, eta, lam, anchor_v, joint: bool, start=No
     w = (eye.clone() if start is None else start[1].clone()).requires_grad_(joint)
     params = [v, w] if joint else [v]
     prepared = teacher_forced_prompts(x, y, w_star, k, eta)
-    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, tolerance_grad=1e-14,
+    optimizer = optim.LBFGS(params, lr=1.0, max_iter=iterations, tolerance_grad=1e-14,
                                   tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
 
     def objective():
@@ -331,7 +332,7 @@ def train_sft_together(x, y, w_star, start, k: int, eta: float, steps: int, sett
     for lr, kind in settings:
         leaf = start.detach().clone().requires_grad_(True)
         leaves.append(leaf)
-        optimizers.append(torch.optim.Adam([leaf], lr=lr) if kind == "adam" else torch.optim.SGD([leaf], lr=lr))
+        optimizers.append(optim.Adam([leaf], lr=lr) if kind == "adam" else optim.GradientDescent([leaf], lr=lr))
     prompt, goals, n = teacher_forced_prompts(x, y, w_star, k, eta)
     if count > 1:   # the prompts once per setting, on the runs axis (the parameters are not copied per prompt)
         prompt, goals = torch.cat([prompt] * count), torch.cat([goals] * count)

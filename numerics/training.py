@@ -11,13 +11,13 @@ the paper's W̃_0 = I.
 """
 from __future__ import annotations
 
-import math
 import platform
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
+from numerics import optim
 from numerics import validation as check
 from numerics.closed_forms import DERIVED
 from numerics.lsa import cot_rollout, reduced_rollout
@@ -156,13 +156,12 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     if config.mixture is not None:
         tensors["mixture"] = [torch.as_tensor(c, dtype=config.dtype, device=device)
                               for c in config.mixture.covariances]
-    optimizer = (torch.optim.Adam([v_block], lr=config.lr) if config.optimizer == "adam"
-                 else torch.optim.SGD([v_block], lr=config.lr))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+    optimizer = (optim.Adam([v_block], lr=config.lr) if config.optimizer == "adam"
+                 else optim.GradientDescent([v_block], lr=config.lr))
     history = np.empty((config.steps, config.runs))
     source = prompt_source(config, device) if config.gradient != "population" else None
     for step in range(config.steps):
+        optimizer.lr = config.lr * optim.cosine_factor(step, config.steps)
         if config.gradient == "population":
             per_run = _population_loss(v_block, config, tensors)
         else:
@@ -170,7 +169,6 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
         optimizer.zero_grad(set_to_none=True)
         per_run.sum().backward()   # runs are independent: the sum separates
         optimizer.step()
-        schedule.step()
         history[step] = per_run.detach().cpu().numpy()
     return PretrainResult(v_block.detach(), w_block.detach().clone(), history, config.record())
 

@@ -11,12 +11,12 @@ u W_11ᵀ → Γ^{-1} under gradient flow from the initialisation u = σ, W_11 =
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from numerics import optim
 from numerics import validation as check
 from numerics.sampling import PromptSource, covariance_with_condition, make_generator
 from numerics.training import default_device, versions
@@ -105,12 +105,11 @@ def train_zfb(config: ZFBConfig):
     key_query = config.init_scale * outer
     value_scale.requires_grad_(True)
     key_query.requires_grad_(True)
-    optimizer = torch.optim.SGD([value_scale, key_query], lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+    optimizer = optim.GradientDescent([value_scale, key_query], lr=config.lr)
     covariance_tensor = torch.as_tensor(covariance, dtype=config.dtype, device=device)
     source = PromptSource(covariance, dtype=config.dtype, device=device)    # validated and factorised once
-    for _ in range(config.steps):
+    for step in range(config.steps):
+        optimizer.lr = config.lr * optim.cosine_factor(step, config.steps)
         if config.gradient == "population":
             loss = _population_risk(value_scale, key_query, covariance_tensor, config.n)
         else:
@@ -121,7 +120,6 @@ def train_zfb(config: ZFBConfig):
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimizer.step()
-        schedule.step()
     predictor = (value_scale[:, None, None] * key_query.transpose(-1, -2)).detach()
     record = {"d": config.d, "n": config.n, "runs": config.runs, "steps": config.steps,
               "prompts_per_step": config.prompts_per_step, "lr": config.lr, "init_scale": config.init_scale,

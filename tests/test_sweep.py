@@ -321,7 +321,8 @@ def test_all_and_report_default_to_one_worker_per_core(monkeypatch):
             default_jobs("all", "local", None, 4)
 
 
-def test_levels_sharing_a_checkpoint_run_first_and_last_but_report_in_order():
+def test_levels_sharing_a_checkpoint_run_first_and_after_the_long_levels_then_the_short_ones():
+    from proofs_check.registry import get_claim
     from proofs_check.sweeps import check_tasks, execution_order
     tasks = check_tasks(None, "training", 0, True, {})
     order = execution_order(tasks)
@@ -329,7 +330,15 @@ def test_levels_sharing_a_checkpoint_run_first_and_last_but_report_in_order():
     labels = [tasks[position].label for position in order]
     fig3 = [label for label in labels if label.startswith("fig3-")]
     assert len(fig3) == 5 and labels[0] == fig3[0]
-    assert labels[-4:] == fig3[1:]
+    unchecked = [t.label for t in tasks if get_claim(t.config["claim"]).levels.get("training") is None]
+    assert labels[-len(unchecked) - 4:] == fig3[1:] + unchecked
+    every = check_tasks(None, None, 0, True, {})
+    labels = [every[position].label for position in execution_order(every)]
+    levels = [label.rsplit(" ", 1)[1] for label in labels]
+    last_long = max(i for i, level in enumerate(levels) if level in ("training", "montecarlo")
+                    and get_claim(labels[i].rsplit(" ", 1)[0]).levels.get(level) is not None)
+    first_short = min(i for i, level in enumerate(levels) if level in ("symbolic", "numeric"))
+    assert labels.index(fig3[-1]) == last_long < first_short
 
 
 def test_cache_option_moves_every_cache(monkeypatch, tmp_path):

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
+from numerics import optim
 from numerics import validation as check
 from numerics.gpt2 import (Ensemble, GPT2Config, GPT2WeightPredictor, rollout, stack_parameters, teacher_forced)
 from numerics.sampling import paper_covariance, paper_shift
@@ -227,9 +228,9 @@ def pretrain(protocol: Fig3Protocol, seed: int, device="cpu", log=None) -> dict:
     with torch.random.fork_rng(devices=[]):                  # the initialisation's own stream; global RNG untouched
         torch.manual_seed(_int_seed(seed, "fig3 pretraining", "init"))
         model = GPT2WeightPredictor(config).to(device)
-    # foreach: one call over all parameter tensors, bitwise the same updates as the per-tensor loop on CPU
-    # (checked over 300 steps) with less Python per step
-    optimizer = torch.optim.Adam(model.parameters(), lr=protocol.pretrain_lr, foreach=True)
+    # numerics.optim.Adam: torch's foreach form (one call over all parameter tensors, the same updates as its
+    # per-tensor loop) without torch.optim's import of torch._dynamo
+    optimizer = optim.Adam(model.parameters(), lr=protocol.pretrain_lr)
     sigma0, _ = covariances(protocol.d)
     generator = torch_generator(seed, "fig3 pretraining", "prompts")
     trace = []
@@ -374,7 +375,7 @@ def _train_group(protocol, method, model, jobs, pool, tests, steps: int, k: int,
     params = stack_parameters([model] * len(jobs))
     params = {name: p.to(device).detach().requires_grad_(True) for name, p in params.items()}
     ensemble = Ensemble(model.config, params)
-    optimizer = torch.optim.Adam(params.values(), lr=protocol.post_lr, foreach=True)   # as in pretrain()
+    optimizer = optim.Adam(params.values(), lr=protocol.post_lr)   # as in pretrain()
     runs = torch.tensor([row for _, row, _ in jobs])
     generators = [torch_generator(seed, "fig3", method, "minibatches", f"B={a.B}", f"n={a.n}", f"k={a.k}",
                                   f"seed={r}") for a, _, r in jobs]

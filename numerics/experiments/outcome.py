@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from numerics import closed_forms
+from numerics import optim
 from numerics import outcome as os_numerics
 from numerics import sft
 from numerics import validation as check
@@ -712,7 +713,7 @@ def fig4_sft(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed:
     phi, omega = sft.task_moments(n, prompts, sigma0 + shift, torch_generator(seed, "fig4 sft", *names, "prompts"),
                                   batch=(runs,))
     v = torch.as_tensor(pretrained_start(sigma0, n)).expand(runs, -1, -1).clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([v], lr=lr)
+    optimizer = optim.Adam([v], lr=lr)
     weight = float(geometric_weight(k, FIG4_ETA))
     epochs, marks = _checkpoint_steps(prompts, epochs, checkpoints)
     losses = {}
@@ -738,7 +739,7 @@ def fig4_os(d: int, prompts: int, n: int, k: int, runs: int, epochs: int, seed: 
                           generator=torch_generator(seed, "fig4 os", *names, "prompts"))
     v = torch.as_tensor(pretrained_start(sigma0, n), dtype=torch.float32).expand(runs, -1, -1).clone()
     v.requires_grad_(True)
-    optimizer = torch.optim.Adam([v], lr=lr)
+    optimizer = optim.Adam([v], lr=lr)
     epochs, marks = _checkpoint_steps(prompts, epochs, checkpoints)
     losses = {}
     for step, index in enumerate(_minibatches(prompts, epochs, torch_generator(seed, "fig4 os", *names, "order")), 1):
