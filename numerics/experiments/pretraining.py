@@ -10,7 +10,7 @@ import torch
 
 from numerics.closed_forms import DERIVED
 from numerics.lsa import cot_rollout, reduced_rollout
-from numerics.sampling import sample_prompts
+from numerics.sampling import PromptSource, sample_prompts
 from numerics.streams import numpy_rng, stream_seed, torch_generator
 from numerics.training import PretrainConfig, PretrainResult, pretrain
 from numerics.zfb import ZFBConfig, train_zfb, zfb_predict
@@ -87,9 +87,10 @@ def symmetric_test_matrix(d: int, seed: int, name: str = "test matrix") -> np.nd
 def sample_covariance_sandwich(covariance: np.ndarray, n: int, matrix: np.ndarray):
     """``sample(count, generator) -> (count, d*d)`` draws of S B S for the Monte Carlo estimate of E[SBS]."""
     b = torch.as_tensor(matrix, dtype=torch.float64)
+    source = PromptSource(covariance)                      # validated and factorised once, not per batch
 
     def sample(count, generator):
-        s = sample_prompts(n, count, covariance, generator=generator).sample_covariance
+        s = source.draw(n, count, generator=generator).sample_covariance
         return (s @ b @ s).reshape(count, -1)
     return sample
 
@@ -121,10 +122,11 @@ def one_step_sampler(v_block, n: int, covariance=None, *, shift=None, mixture=No
     v = _torch(v_block)
     d = v.shape[-1]
     eye = torch.eye(d, dtype=v.dtype)
+    source = PromptSource(None if mixture is not None else covariance, shift=shift, mixture=mixture,
+                          noise_std=noise_std, weight_std=weight_std)
 
     def sample(count, generator):
-        prompts = sample_prompts(n, count, None if mixture is not None else covariance, shift=shift, mixture=mixture,
-                                 noise_std=noise_std, weight_std=weight_std, generator=generator)
+        prompts = source.draw(n, count, generator=generator)
         # Prompts become the runs axis (count, 1, n, d) so that each prompt gets its own copy of Ṽ.
         v_each = v.expand(count, d, d).clone().requires_grad_(gradient)
         estimate = cot_rollout(prompts.x.unsqueeze(1), prompts.y.unsqueeze(1), v_each, eye.expand(count, d, d),
@@ -230,8 +232,10 @@ def zfb_sampler(predictor, covariance, n: int):
     g = _torch(predictor)
     d = g.shape[-1]
 
+    source = PromptSource(covariance)
+
     def sample(count, generator):
-        prompts = sample_prompts(n + 1, count, covariance, generator=generator)
+        prompts = source.draw(n + 1, count, generator=generator)
         x, y = prompts.x[:, None, :-1], prompts.y[:, None, :-1]
         x_query, y_query = prompts.x[:, None, -1], prompts.y[:, -1]
         key_query = g.T.expand(count, d, d).clone().requires_grad_(True)
