@@ -54,7 +54,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     if spec.level not in claim.levels:
         raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
     from proofs_check.strategies import claim_parameters
-    state = {"count": 0, "worst": (0.0, None), "failing": None, "rejected": 0}
+    state = {"count": 0, "worst": (0.0, None), "failing": None, "rejected": 0, "outside_conditions": 0}
 
     # No "explain" phase: it re-runs hundreds of variants of the shrunk example only to
     # annotate it; the precision re-check below is what a counterexample must pass.
@@ -69,6 +69,11 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
         except ValidationError:
             state["rejected"] += 1
             return   # outside the claim's domain (e.g. shift_rank > d): not a counterexample
+        if result.verdict == "fails" and not (result.counterexample or {}).get("inside_paper_conditions", True):
+            # it fails only where one of the claim's conditions does not hold (a case-level premise such as
+            # balance's every-prompt ρ(M_τ) < 1): reported, not a counterexample, and not steered towards
+            state["outside_conditions"] += 1
+            return
         ratio = _severity(result)
         target(ratio, label="discrepancy / tolerance")
         if ratio > state["worst"][0]:
@@ -83,8 +88,11 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
         pass
     report = FuzzReport(claim.id, spec.level, state["count"], state["worst"][0], state["worst"][1])
     if state["failing"] is None:
+        outside = (f"; {state['outside_conditions']} failed only outside the claim's conditions"
+                   if state["outside_conditions"] else "")
         report.detail = f"no counterexample in {state['count']} examples ({state['rejected']} outside the claim's " \
-                        f"domain); worst discrepancy/tolerance {report.worst_ratio:.3g} at {report.worst_params}"
+                        f"domain{outside}); worst discrepancy/tolerance {report.worst_ratio:.3g} at " \
+                        f"{report.worst_params}"
         return report
     params, seed, first = state["failing"]
     recheck = run_check(claim, spec.level, seed=seed, overrides=params, recheck=True)

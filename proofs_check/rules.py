@@ -147,6 +147,30 @@ def NoViolations(key: str = "violations", margin_key: str | None = None) -> AtMo
 
 
 @dataclass(frozen=True)
+class NoViolationsDecided:
+    """A count of violations that must be 0, beside a count of undecided instances (e.g. runs that neither
+    converged nor diverged within their steps, after the re-check's longer run): fails on any violation; holds
+    when there is none and nothing is undecided; else inconclusive (an undecided instance is not a success)."""
+
+    key: str = "violations"
+    undecided: str = "undecided"
+
+    @property
+    def name(self) -> str:
+        return f"NoViolationsDecided({self.key} <= 0, {self.undecided} <= 0)"
+
+    def metric_for(self) -> str:
+        return self.key
+
+    def judge(self, values: dict) -> Judgement:
+        violations, undecided = int(values[self.key]), int(values[self.undecided])
+        if violations > 0:
+            return Judgement("fails", violations, 0.0, f"{self.key} = {violations} > 0")
+        verdict = "inconclusive" if undecided > 0 else "holds"
+        return Judgement(verdict, 0, 0.0, f"{self.key} = 0, {self.undecided} = {undecided}")
+
+
+@dataclass(frozen=True)
 class WithinBudget:
     """A float computation against a rounding budget derived from its size and dtype: reads
     ``gap`` and ``budget`` (both relative). holds iff gap <= budget, or, when the measurement recomputed the

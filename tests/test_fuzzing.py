@@ -1,5 +1,6 @@
 """The fuzz machinery: a false claim is found, shrunk and confirmed; a true one is not."""
 import sympy as sp
+from hypothesis import strategies as st
 
 import proofs_check
 from numerics.closed_forms import DERIVED
@@ -37,6 +38,27 @@ def test_fuzz_finds_shrinks_and_confirms_a_false_claim():
 def test_fuzz_reports_no_counterexample_for_a_true_claim():
     report = proofs_check.fuzz("wishart-moment", examples=5)
     assert not report.found and report.examples >= 1 and "no counterexample" in report.detail
+
+
+def test_a_failure_only_outside_the_claims_conditions_is_not_a_counterexample():
+    """An operationalisation (a kind whose failures stay 'fails' outside its conditions) that fails exactly where a
+    case-level condition does not hold (x > 5): the fuzzer counts those and reports no counterexample; the same
+    claim with the condition dropped is refuted."""
+    from proofs_check import Case
+    from proofs_check.spec import Condition
+
+    def measure(q):
+        return Measurement([Case("x small", {"violations": int(q["x"] > 5)}, {"x": q["x"]})])
+
+    def claim(conditions):
+        return Claim(id="test-premise", source="test", statement="x small", kind="operationalisation",
+                     params=(Param("x", 1, "", int, 0, 10),), conditions=conditions,
+                     levels={"numeric": Level(measure, rules.NoViolations())},
+                     fuzz=FuzzSpec("numeric", (("x", st.integers(0, 10)),)))
+    premise = Condition("x <= 5 (the premise)", lambda c: c["x"] <= 5)
+    report = fuzz("test-premise", examples=40, claim=claim((premise,)))
+    assert not report.found and "failed only outside the claim's conditions" in report.detail
+    assert fuzz("test-premise", examples=40, claim=claim(())).found
 
 
 def test_package_fuzz_is_not_shadowed_by_its_module():

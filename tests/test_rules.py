@@ -17,6 +17,15 @@ def test_at_most_and_relative_error():
     assert rules.NoViolations().judge({"violations": 1}).verdict == "fails"
 
 
+def test_a_count_with_undecided_instances_is_inconclusive_never_holds():
+    rule = rules.NoViolationsDecided()
+    assert rule.judge({"violations": 0, "undecided": 0}).verdict == "holds"
+    assert rule.judge({"violations": 0, "undecided": 2}).verdict == "inconclusive"
+    assert rule.judge({"violations": 1, "undecided": 2}).verdict == "fails"
+    assert rule.judge({"violations": 1, "undecided": 0}).severity > 1 >= rule.judge(
+        {"violations": 0, "undecided": 1}).severity
+
+
 def test_at_least_keeps_the_signed_margin():
     judgement = rules.AtLeast("margin", 0.0).judge({"margin": -0.25})
     assert judgement.verdict == "fails" and judgement.discrepancy == -0.25

@@ -68,6 +68,26 @@ def ordinary_step(data, k: int, fraction: float = 1.0) -> float:
     return fraction / (k ** 2 * curvature_scale(data.sample_covariance, data.w_star))
 
 
+def curvature_per_run(sample_cov, w_star) -> torch.Tensor:
+    """L_r of :func:`curvature_scale` for each run on its own prompts: (R,)."""
+    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                  # (R, B, d)
+    return torch.linalg.eigvalsh(h.transpose(-1, -2) @ h / h.shape[-2])[..., -1]
+
+
+def ordinary_steps(data, k: int, fraction: float = 1.0) -> torch.Tensor:
+    """Per run, the ordinary step fraction/(k² L_r) of its own prompts, (R,): what a run trained alone would use.
+    With few prompts L_r spreads several-fold over runs (at B = 4, d = 2: 0.39 to 5.4), so one step from the mean L
+    is a different protocol for each run (issue #9's `balance` fuzz finding)."""
+    return fraction / (k ** 2 * curvature_per_run(data.sample_covariance, data.w_star))
+
+
+def reduced_steps(data, v_block, k: int, fraction: float = 1.0) -> torch.Tensor:
+    """Per run, :func:`ordinary_steps` divided by eq. 6.1's mean_τ ρ(M_τ)^{2k-2} over its own prompts, (R,)."""
+    radii = start_radii(data.sample_covariance, v_block).numpy()                           # (R, B)
+    scale = np.mean(os_numerics.sharpness_scale_printed(radii, k), axis=-1) / k ** 2       # (R,)
+    return ordinary_steps(data, k, fraction) / torch.as_tensor(np.maximum(scale, 1e-300))
+
+
 def reduced_step(data, v_block, k: int, fraction: float = 1.0) -> float:
     """The step Section 6 prescribes for ρ(Γ_0⁻¹Δ) ≫ 1: the ordinary step divided by eq. 6.1's
     mean_τ ρ(M_τ)^{2k-2} at ``v_block`` (the scale's k² is already in the ordinary step)."""
@@ -312,7 +332,8 @@ def sharpness_at_minima(d: int, k: int, seed: int, family: str, points: int, dat
 def sharpness_along_os(sigma0, n: int, prompts: int, k_values, steps: int, seed: int, radius: float = 0.8) -> dict:
     """Eq. 6.1's scaling, measured (not judged): exact top Hessian eigenvalue of the B-prompt OS loss at the
     pretrained start and after ``steps`` of OS gradient descent (ordinary step 0.5/(k² L)), against the stated
-    scale (1/B) Σ_τ k² ρ(M_τ)^{2k-2}, per k; with the residual (1/B) Σ ‖M_τ^k w*_τ‖² left where it ends."""
+    scale (1/B) Σ_τ k² ρ(M_τ)^{2k-2}, per k; with the residual (1/B) Σ ‖M_τ^k w*_τ‖² left where it ends (a run
+    that diverged is recorded as such)."""
     shift = shift_for_radius(sigma0, n, radius, seed)
     data = os_prompts(sigma0, shift, n, prompts, 1, seed, "sharpness scaling")
     s, w = data.sample_covariance[0], data.w_star[0]
@@ -321,6 +342,9 @@ def sharpness_along_os(sigma0, n: int, prompts: int, k_values, steps: int, seed:
     for k in k_values:
         trained, _ = os_numerics.train_os(s[None], w[None], v0[None], k, steps, ordinary_step(data, k, 0.5))
         for where, v in (("start", v0), ("after OS", trained[0])):
+            if not bool(torch.isfinite(v).all()):   # OS diverged (e.g. one prompt, d = 2, n = 1: a fuzz example)
+                table[f"k={k}, {where}"] = {"diverged": True}
+                continue
             hessian = torch.autograd.functional.hessian(lambda x: os_numerics.os_loss(s, w, x, k) * 1.0, v)
             top = operator_norm(hessian.reshape(v.numel(), v.numel()))
             scale = float(np.mean(os_numerics.sharpness_scale_printed(start_radii(s, v).numpy(), k)))
@@ -344,12 +368,32 @@ def radius_gap_by_n(sigma0, n_values, radius: float, seed: int, prompts: int = 6
     return gaps
 
 
-def label_runs(start_loss, final_loss) -> list:
-    """'diverged' (not finite or > 100 x start), 'converged' (< 0.1 x start) or 'stalled' per run."""
+def label_runs(start_loss, final_loss, gradient_over_start=None) -> list:
+    """'diverged' (not finite or > 100 x start), 'converged' (< 0.1 x start, or with ``gradient_over_start`` also a
+    stationary point: gradient norm below STATIONARY_BELOW x the start's) or 'stalled' per run."""
     start, final = np.asarray(start_loss, float), np.asarray(final_loss, float)
     diverged = ~np.isfinite(final) | (final > DIVERGED_ABOVE * start)
     converged = ~diverged & (final < CONVERGED_BELOW * start)
+    if gradient_over_start is not None:
+        ratio = np.asarray(gradient_over_start, float)
+        converged |= ~diverged & np.isfinite(ratio) & (ratio < STATIONARY_BELOW)
     return np.where(diverged, "diverged", np.where(converged, "converged", "stalled")).tolist()
+
+
+# With B·d residuals and d² parameters the OS loss need not reach 0: its minimum can sit above 0.1 x the start
+# (balance, d = 2, B = 16, seed 0: one run at 0.164 after 300 steps, 0.163 after 1200, its gradient down 1e-6),
+# so reaching a stationary point counts too.
+STATIONARY_BELOW = 1e-3
+
+
+def gradient_over_start(sample_cov, w_star, start, final, k: int) -> np.ndarray:
+    """‖∇L_OS(final)‖ / ‖∇L_OS(start)‖ per run (autograd; nan where ``final`` is not finite), (R,)."""
+    def norms(v):
+        v = v.detach().clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(os_numerics.os_loss(sample_cov, w_star, v, k).sum(), v)
+        return torch.linalg.matrix_norm(gradient)
+    with torch.enable_grad():
+        return (norms(final) / norms(start)).numpy()
 
 
 def os_hessian_top(sample_cov, w_star, v_block, k: int) -> np.ndarray:
@@ -643,25 +687,32 @@ def balance_runs(d: int, n: int, prompts: int, k: int, runs: int, steps: int, se
                  sft_steps: int = 200, modes=("ordinary", "reduced"), fraction: float = 1.0) -> dict:
     """Section 7 for one pretraining mixture: on R x B prompts from Σ̄ + Δ (stream 'balance': the same draws
     for every mixture), the start's ρ(M_τ) and ρ(Γ_0⁻¹Δ) with Γ_0⁻¹ = G*; OS from Ṽ_0 = -G* at the ordinary
-    step fraction/(k² L) and/or the reduced step 0.5/(k² L) ÷ mean ρ(M_τ)^{2k-2}, each with the local stability
-    limit 2/λ_max(H) of the OS loss at the start; and SFT from the same start (Theorem 4.2's step, η), with the
-    post-test error on Σ̄ + Δ (k = 1, exact) before and after it."""
+    step fraction/(k² L) and/or the reduced step 0.5/(k² L) ÷ mean ρ(M_τ)^{2k-2}, each run at its own (L and ρ of
+    its own prompts), each with the local stability limit 2/λ_max(H) of the OS loss at the start and the final
+    gradient norm over the start's; and SFT from the same start (Theorem 4.2's step, η), with the post-test error
+    on Σ̄ + Δ (k = 1, exact) before and after it."""
     mixture, sigma_bar, shift, start = balance_setup(d, n, weights)
     data = os_prompts(sigma_bar, shift, n, prompts, runs, seed, "balance")
     s, w = data.sample_covariance, data.w_star
     v0 = torch.as_tensor(start).expand(runs, -1, -1).clone()
-    out = {"weights": list(map(float, weights)), "start_radius": start_radii(s, v0).mean(-1).numpy().tolist(),
+    radii = start_radii(s, v0)                                                          # (R, B)
+    out = {"weights": list(map(float, weights)), "start_radius": radii.mean(-1).numpy().tolist(),
+           "max_prompt_radius": radii.max(-1).values.numpy().tolist(),
            "radius_gamma_delta": float(np.max(np.abs(np.linalg.eigvals(-start @ shift)))),
            "gamma_condition": float(np.linalg.cond(start))}
     with torch.no_grad():
         start_loss = os_numerics.os_loss(s, w, v0, k).numpy()
     for mode in modes:
-        lr = ordinary_step(data, k, fraction) if mode == "ordinary" else reduced_step(data, v0, k, 0.5)
+        # each run at its own step (gradient descent with one step per run): a step from the runs' mean L would
+        # put a run with few, weak prompts far below its own ordinary step
+        lr = ordinary_steps(data, k, fraction) if mode == "ordinary" else reduced_steps(data, v0, k, 0.5)
         final_v, _ = os_numerics.train_os(s, w, v0, k, steps, lr)
         with torch.no_grad():
             final = os_numerics.os_loss(s, w, final_v, k).numpy()
-        out[f"os {mode}"] = {"step": lr, "final_over_start": (final / start_loss).tolist(),
-                             "labels": label_runs(start_loss, final),
+        stationarity = gradient_over_start(s, w, v0, final_v, k)
+        out[f"os {mode}"] = {"step": lr.tolist(), "final_over_start": (final / start_loss).tolist(),
+                             "gradient_over_start": stationarity.tolist(),
+                             "labels": label_runs(start_loss, final, stationarity),
                              # OS's local stability limit 2/λ_max(H) at the start, per run
                              "stability_limit": (2.0 / os_hessian_top(s, w, v0, k)).tolist()}
     trained = sft_from_start(data, start, k, eta, sft_steps)
