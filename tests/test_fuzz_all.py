@@ -15,8 +15,14 @@ from proofs_check.strategies import claim_parameters
 # Resolved (issue #9, pinned below): os-stability (its 'n large' premise, held against the kept term ρ(Γ_0⁻¹Δ));
 # hardness (a real finding: above η ≈ 0.61-0.75 the recorded verdict is 'fails'; the search covers the rest);
 # sft-data-scaling's peak at d = 8 one prompt off (resolved to one prompt at small d: claims/sft.py::_peak_resolution);
-# balance at B = 4 (a protocol error of ours: one step from the runs' mean L, not each run's own; pinned below).
+# balance at B = 4 (a protocol error of ours: one step from the runs' mean L, not each run's own; pinned below; a
+# later balance finding is open, above).
 KNOWN_FINDINGS = {
+    "balance": "training: the balanced prior (ρ(Γ_0⁻¹Δ) = 0.95) is stable only on average over prompts: at d = 2, "
+               "k = 3, n = 20, B = 6, seed 3 one run's prompts have mean ρ(M_τ) = 0.81 but one at 1.87 (the sampling "
+               "of S_τ), and that run diverges at its own ordinary step, 5.5x its stability limit; at the defaults "
+               "(n = 64) single prompts reach 1.16-1.56 and OS still converges. The balanced arm needs a setup with "
+               "margin below ρ = 1 (open)",
     "sft-data-scaling": "montecarlo: at the edge of 'strong interference' (η = 0.051, r = 0.01: r only ~5.6x below "
                         "η(ρ + 1)) the small-B advantage is absent at every d tested (best small B over best large B "
                         "1.00-1.02 at d = 24, 40, 64 with 40 runs, inconclusive; at d = 16 significantly reversed, "
@@ -184,6 +190,16 @@ def test_balance_a_slow_run_is_undecided_and_a_stationary_one_converged():
     assert case["verdict"] == "inconclusive" and case["context"]["outcomes"] == {"converged": 2, "stalled": 1,
                                                                                   "diverged": 0}
     assert slow.verdict == "inconclusive"
+
+
+def test_balance_open_finding_one_prompt_beyond_rho_1_diverges_the_balanced_prior():
+    """The open finding in KNOWN_FINDINGS, pinned as found: mean ρ(M_τ) < 1 in every run, one prompt at 1.87."""
+    from proofs_check.registry import run_check
+    result = run_check(get_claim("balance"), "training", seed=3,
+                       overrides={"d": 2, "k": 3, "n": 20, "B": 6, "steps": 300, "runs": 3})
+    (case,) = [c for c in result.cases if c["label"].startswith("balanced prior: OS converges")]
+    assert case["verdict"] == "fails" and case["context"]["outcomes"]["diverged"] == 1
+    assert max(case["context"]["start_radius"]) < 1 < max(case["context"]["max_prompt_radius"])
 
 
 def test_sft_data_scaling_with_two_runs_says_inconclusive_not_fails():
