@@ -21,8 +21,9 @@ KNOWN_FINDINGS = {
     "balance": "training: the balanced prior (ρ(Γ_0⁻¹Δ) = 0.95) is stable only on average over prompts: at d = 2, "
                "k = 3, n = 20, B = 6, seed 3 one run's prompts have mean ρ(M_τ) = 0.81 but one at 1.87 (the sampling "
                "of S_τ), and that run diverges at its own ordinary step, 5.5x its stability limit; at the defaults "
-               "(n = 64) single prompts reach 1.16-1.56 and OS still converges. The balanced arm needs a setup with "
-               "margin below ρ = 1 (open)",
+               "(n = 64) single prompts reach 1.16-1.56 and OS still converges; at d = 4, k = 2, n = 40, B = 4, seed 1 "
+               "one run's mean over its 4 prompts is 1.10 (the 'stable start' case fails). The balanced arm needs a "
+               "setup with margin below ρ = 1 (open)",
     "sft-data-scaling": "montecarlo: at the edge of 'strong interference' (η = 0.051, r = 0.01: r only ~5.6x below "
                         "η(ρ + 1)) the small-B advantage is absent at every d tested (best small B over best large B "
                         "1.00-1.02 at d = 24, 40, 64 with 40 runs, inconclusive; at d = 16 significantly reversed, "
