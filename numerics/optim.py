@@ -26,7 +26,7 @@ class _Optimizer:
     def __init__(self, params, lr: float):
         self.params = list(params)
         if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError("parameter 'params': an optimizer needs at least one tensor, got none")
         self.lr = float(lr)
 
     def zero_grad(self, set_to_none: bool = True):

@@ -83,7 +83,7 @@ def test_lbfgs_matches_torch_optim_bitwise_across_repeated_steps(line_search):
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match="empty parameter list"):
+    with pytest.raises(ValueError, match="parameter 'params'"):
         optim.Adam([], lr=0.1)
     with pytest.raises(ValueError, match="line_search_fn"):
         optim.LBFGS([torch.zeros(2, requires_grad=True)], line_search_fn="backtracking")

@@ -54,24 +54,22 @@ def start_radii(sample_cov, v_block) -> torch.Tensor:
     return os_numerics.spectral_radius(eye + v_block.unsqueeze(-3) @ sample_cov)
 
 
+def curvature_per_run(sample_cov, w_star) -> torch.Tensor:
+    """L_r of :func:`curvature_scale` for each run on its own prompts: (...,)."""
+    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                  # (..., B, d)
+    return torch.linalg.eigvalsh(h.transpose(-1, -2) @ h / h.shape[-2])[..., -1]
+
+
 def curvature_scale(sample_cov, w_star) -> float:
     """L: the curvature of the OS loss at k = 1, λ_max((1/B) Σ_τ h_τ h_τᵀ) with h_τ = S_τ w*_τ (the k = 1 Hessian
     is that matrix ⊗ I, whatever Ṽ), averaged over runs. Eq. 6.1 scales it by k² ρ^{2k-2} for k > 1."""
-    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                  # (..., B, d)
-    moment = h.transpose(-1, -2) @ h / h.shape[-2]
-    return float(torch.linalg.eigvalsh(moment)[..., -1].mean())
+    return float(curvature_per_run(sample_cov, w_star).mean())
 
 
 def ordinary_step(data, k: int, fraction: float = 1.0) -> float:
     """The 'ordinary' OS step fraction/(k² L) on the prompts ``data``: at most 1/λ_max(H) wherever ρ(M_τ) <= 1
     (eq. 6.1 then bounds the curvature by about k² L), not reduced by ρ^{2k-2}."""
     return fraction / (k ** 2 * curvature_scale(data.sample_covariance, data.w_star))
-
-
-def curvature_per_run(sample_cov, w_star) -> torch.Tensor:
-    """L_r of :func:`curvature_scale` for each run on its own prompts: (R,)."""
-    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                  # (R, B, d)
-    return torch.linalg.eigvalsh(h.transpose(-1, -2) @ h / h.shape[-2])[..., -1]
 
 
 def ordinary_steps(data, k: int, fraction: float = 1.0) -> torch.Tensor:
