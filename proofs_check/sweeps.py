@@ -162,18 +162,17 @@ def execution_order(tasks: list) -> list:
     for position, task in enumerate(tasks):
         level = get_claim(task.config["claim"]).levels.get(task.config["level"])
         group = getattr(level, "shares", None)
+        rank = 3 if level is None else COST_RANK.get(task.config["level"], 1)     # 3: unchecked, nothing to run
         if group is not None and group in seen:
             shared_rest.append(position)
         elif group is not None:
             seen.add(group)
             first.append(position)
-        elif level is not None and COST_RANK.get(task.config["level"], 1) == 0:
+        elif rank == 0:
             long_.append(position)
         else:
-            short.append(position)
-    rank = {position: 3 if get_claim(tasks[position].config["claim"]).levels.get(tasks[position].config["level"])
-            is None else COST_RANK.get(tasks[position].config["level"], 1) for position in short}
-    return first + long_ + shared_rest + sorted(short, key=lambda position: rank[position])
+            short.append((rank, position))
+    return first + long_ + shared_rest + [position for _, position in sorted(short)]
 
 
 def _in_task_order(values: list, order: list) -> list:
