@@ -67,8 +67,10 @@ def curvature_scale(sample_cov, w_star) -> float:
 
 
 def ordinary_step(data, k: int, fraction: float = 1.0) -> float:
-    """The 'ordinary' OS step fraction/(k² L) on the prompts ``data``: at most 1/λ_max(H) wherever ρ(M_τ) <= 1
-    (eq. 6.1 then bounds the curvature by about k² L), not reduced by ρ^{2k-2}."""
+    """The 'ordinary' OS step fraction/(k² L) on the prompts ``data`` (L averaged over runs), not reduced by
+    ρ^{2k-2}: by eq. 6.1 the curvature is about k² L wherever ρ(M_τ) <= 1, so this would be within 1/λ_max(H).
+    Not always: eq. 6.1 fails for non-normal M_τ (claim os-sharpness), and a balanced-prior run with mean ρ 0.88
+    had its own step 1.6x past 2/λ_max(H) (balance, d = 2, B = 16, seed 0). Per run: :func:`ordinary_steps`."""
     return fraction / (k ** 2 * curvature_scale(data.sample_covariance, data.w_star))
 
 
@@ -366,14 +368,15 @@ def radius_gap_by_n(sigma0, n_values, radius: float, seed: int, prompts: int = 6
     return gaps
 
 
-def label_runs(start_loss, final_loss, gradient_over_start=None) -> list:
-    """'diverged' (not finite or > 100 x start), 'converged' (< 0.1 x start, or with ``gradient_over_start`` also a
-    stationary point: gradient norm below STATIONARY_BELOW x the start's) or 'stalled' per run."""
+def label_runs(start_loss, final_loss, stationarity=None) -> list:
+    """'diverged' (not finite or > 100 x start), 'converged' (< 0.1 x start; with ``stationarity``, the final
+    gradient norm over the start's from :func:`gradient_over_start`, also below STATIONARY_BELOW) or 'stalled'
+    per run."""
     start, final = np.asarray(start_loss, float), np.asarray(final_loss, float)
     diverged = ~np.isfinite(final) | (final > DIVERGED_ABOVE * start)
     converged = ~diverged & (final < CONVERGED_BELOW * start)
-    if gradient_over_start is not None:
-        ratio = np.asarray(gradient_over_start, float)
+    if stationarity is not None:
+        ratio = np.asarray(stationarity, float)
         converged |= ~diverged & np.isfinite(ratio) & (ratio < STATIONARY_BELOW)
     return np.where(diverged, "diverged", np.where(converged, "converged", "stalled")).tolist()
 
