@@ -121,9 +121,11 @@ class TorchOps:
             return scalar[..., None, None]
         return scalar
 
-    @staticmethod
-    def stack_matrix(rows):
-        rows = [[e if isinstance(e, torch.Tensor) else torch.tensor(float(e)) for e in row] for row in rows]
+    def stack_matrix(self, rows):
+        # constants on the inputs' device: torch.stack refuses a CPU scalar beside CUDA tensors
+        rows = [[e if isinstance(e, torch.Tensor) else torch.tensor(float(e), dtype=self.dtype, device=self.device)
+                 for e in row]
+                for row in rows]
         flat = torch.broadcast_tensors(*[e for row in rows for e in row])
         width = len(rows[0])
         rebuilt = [torch.stack(flat[i * width:(i + 1) * width], dim=-1) for i in range(len(rows))]

@@ -20,6 +20,7 @@ import torch
 from numerics import optim
 from numerics import validation as check
 from numerics.closed_forms import DERIVED
+from numerics.devices import DEVICE_VARIABLE, requested_device
 from numerics.lsa import cot_rollout, reduced_rollout
 from numerics.sampling import Mixture, PromptSource, make_generator, paper_covariance
 
@@ -33,8 +34,16 @@ def versions() -> dict:
             "sympy": str(sympy.__version__), "mpmath": str(mpmath.__version__)}
 
 
-def default_device():
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+def default_device() -> torch.device:
+    """Where training runs when its config names no device (numerics.devices): ``$PROOFS_CHECK_DEVICE`` (``cpu``,
+    ``cuda``, or ``auto``: the GPU when torch sees one), else the CPU."""
+    requested = requested_device() or "cpu"
+    if requested == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise check.ValidationError(f"environment variable {DEVICE_VARIABLE}: 'cuda' requested but torch sees no "
+                                    "CUDA device")
+    return torch.device(requested)
 
 
 @dataclass
@@ -170,7 +179,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
         per_run.sum().backward()   # runs are independent: the sum separates
         optimizer.step()
         history[step] = per_run.detach().cpu().numpy()
-    return PretrainResult(v_block.detach(), w_block.detach().clone(), history, config.record())
+    record = dict(config.record(), device=str(device))
+    return PretrainResult(v_block.detach(), w_block.detach().clone(), history, record)
 
 
 def relative_error(estimate: torch.Tensor, target) -> np.ndarray:

@@ -9,12 +9,12 @@ that cannot see that misprint.
 Mechanism (why a fork): the printed formulas are compiled into dicts when ``numerics.closed_forms``,
 ``numerics.sft``, ``numerics.outcome`` and ``numerics.asymptotics`` are imported, and the symbolic
 derivations call ``claimed_*`` when they run. Each mutant therefore runs in a child process forked
-from this one (spawned where fork is unavailable): the child installs the patches, rebinds every
-module-level name bound to a patched object, re-executes (reloads) the compiling modules it inherited
-so every compiled form sees the misprint, points the on-disk symbolic cache
-(:mod:`numerics.symbolic_cache`) at a directory of its own, runs the levels and reports back. The
-parent process is never patched, so the unmutated results are unchanged by construction (tested).
-The unmutated verdicts are measured in the parent, once per claim.
+from this one (from a fork server where torch sees a GPU, spawned where neither is available): the child
+installs the patches, rebinds every module-level name bound to a patched object, re-executes (reloads) the
+compiling modules it inherited so every compiled form sees the misprint, points the on-disk symbolic cache
+(:mod:`numerics.symbolic_cache`) at a directory of its own, runs the levels and reports back. The parent process
+is never patched, so the unmutated results are unchanged by construction (tested). The unmutated verdicts are
+measured in the parent, once per claim.
 """
 from __future__ import annotations
 
@@ -221,8 +221,20 @@ def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connec
 
 
 def _context():
+    """fork (each child inherits the imported modules), except where unavailable or where this process holds a torch
+    that sees a GPU: there autograd's first backward, on any device, starts per-device threads, and a child forked
+    after that cannot run autograd (on an H200 machine every mutant whose levels differentiate errored so, training
+    on the CPU or the GPU alike). There a fork server, which imports :data:`PRELOAD` once and never differentiates,
+    forks the children (spawn where there is none). A process without torch imported cannot have started them."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    torch = sys.modules.get("torch")
+    if "fork" in methods and not (torch is not None and torch.cuda.is_available()):
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOAD))   # no effect once a server runs (a sweep's): children import
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def run_mutant_levels(claim_id: str, mutant: Mutant, seed: int = 0, quick: bool = False, levels=None,

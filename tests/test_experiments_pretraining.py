@@ -120,7 +120,7 @@ def test_pretrain_runs_reach_the_hand_computed_optimum_and_are_reproducible(sigm
     torch.testing.assert_close(first.v_block, again.v_block, rtol=0, atol=0)
     other = experiment.pretrain_runs(D, N, 2, 300, 128, 0, "another stream")
     assert not torch.equal(first.v_block, other.v_block)
-    trained = experiment.pretrain_runs(D, N, 2, 600, 256, 0, "test", covariance=sigma).v_block.numpy()
+    trained = experiment.pretrain_runs(D, N, 2, 600, 256, 0, "test", covariance=sigma).v_block.cpu().numpy()
     target = -np.linalg.inv(_gamma(sigma, N))
     errors = np.linalg.norm(trained - target, axis=(-2, -1)) / np.linalg.norm(target)
     assert trained.shape == (2, D, D) and errors.max() < 0.05
@@ -145,7 +145,7 @@ def test_zfb_runs_are_reproducible_and_approach_gamma_inverse():
     again, _ = experiment.zfb_runs(sigma, 12, 2, 300, 256, 0)
     torch.testing.assert_close(first, again, rtol=0, atol=0)
     target = np.linalg.inv(_gamma(sigma, 12))
-    errors = np.linalg.norm(first.numpy() - target, axis=(-2, -1)) / np.linalg.norm(target)
+    errors = np.linalg.norm(first.cpu().numpy() - target, axis=(-2, -1)) / np.linalg.norm(target)
     assert first.shape == (2, 3, 3) and record["runs"] == 2 and errors.max() < 0.1
 
 

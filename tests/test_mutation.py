@@ -66,6 +66,19 @@ def test_equivalent_mutant_is_not_counted_as_survived_and_a_no_op_mutant_survive
     assert f"{CLAIM}" in summary and "symbolic" in summary and "1 declared equivalent" in summary
 
 
+def test_where_torch_sees_a_gpu_mutants_are_spawned_and_still_killed(monkeypatch):
+    """Where torch sees a GPU a child forked after any backward cannot run autograd (on an H200 machine every mutant
+    whose levels differentiate errored so): the runner forks its children from a fork server there, and such a child,
+    which compiles the formulas afresh, sees the misprint."""
+    import torch
+    from proofs_check import mutation
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert mutation._context().get_start_method() in ("forkserver", "spawn")
+    declared = {m.name: m for m in get_claim(CLAIM).mutants}
+    (result,) = mutate(mutants={CLAIM: [declared["dropped-trace"]]}, levels=["symbolic"]).results
+    assert result.killed_by == ["symbolic"]
+
+
 def test_a_crashing_mutant_is_an_error_not_a_kill():
     broken = Mutant("crash", "a replacement that cannot be compiled", {TARGET: "theory.misprints:REFERENCE"})
     (result,) = mutate(mutants={CLAIM: [broken]}, levels=["numeric"]).results

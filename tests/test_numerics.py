@@ -292,7 +292,7 @@ def test_population_gradient_training_reaches_the_optimum():
     result = pretrain(PretrainConfig(d=4, n=6, covariance=sigma, runs=2, steps=600, gradient="population",
                                      lr=0.05))
     target = closed_forms.pretrain_optimum(sigma, 6)
-    assert np.max(np.abs(result.v_block.numpy() - target)) < 1e-4
+    assert np.max(np.abs(result.v_block.cpu().numpy() - target)) < 1e-4
     assert result.loss_history.shape == (600, 2) and "torch" in result.versions
 
 
@@ -380,7 +380,7 @@ def test_zfb_population_gradient_descent_converges_to_the_derived_minimiser():
         predictors, record = train_zfb(ZFBConfig(d=d, n=n, covariance=covariance, runs=3, steps=steps, seed=7,
                                                  gradient="population"))
         assert record["gradient"] == "population"
-        return np.linalg.norm(predictors.numpy() - minimiser, axis=(-2, -1)) / scale
+        return np.linalg.norm(predictors.cpu().numpy() - minimiser, axis=(-2, -1)) / scale
     assert distances(1).min() > 0.3          # one step leaves every run far away: convergence is not trivial
     assert distances(600).max() <= 1e-6
 
@@ -389,3 +389,37 @@ def test_zfb_gradient_option_is_validated():
     from numerics.zfb import ZFBConfig, train_zfb
     with pytest.raises(ValidationError, match="parameter 'gradient'"):
         train_zfb(ZFBConfig(d=2, n=3, runs=1, steps=1, gradient="exact"))
+
+
+def test_training_device_is_chosen_by_the_environment(monkeypatch):
+    """$PROOFS_CHECK_DEVICE picks where training runs (unset: the CPU; auto: the GPU when torch sees one); a bad
+    value, or cuda without a GPU, is a one-line error naming the variable; the record names the device a run trained
+    on (a seed draws differently on each)."""
+    from numerics.devices import DEVICE_VARIABLE
+    from numerics.training import default_device
+    monkeypatch.setenv(DEVICE_VARIABLE, "tpu")
+    with pytest.raises(ValidationError, match=DEVICE_VARIABLE):
+        default_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv(DEVICE_VARIABLE, "cuda")
+        with pytest.raises(ValidationError, match="no CUDA device"):
+            default_device()
+    monkeypatch.setenv(DEVICE_VARIABLE, "auto")
+    assert default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.delenv(DEVICE_VARIABLE)
+    assert default_device() == torch.device("cpu")
+    monkeypatch.setenv(DEVICE_VARIABLE, "CPU")
+    result = pretrain(PretrainConfig(d=2, n=4, runs=1, steps=1, prompts_per_step=2))
+    assert result.config["device"] == "cpu"
+
+
+def test_a_requested_device_enters_the_task_key(monkeypatch):
+    from numerics.devices import DEVICE_VARIABLE
+    from numerics.sweep.tasks import Task
+    task = Task("numerics.sampling:paper_covariance", {"d": 2})
+    monkeypatch.delenv(DEVICE_VARIABLE, raising=False)
+    unset = task.key()
+    monkeypatch.setenv(DEVICE_VARIABLE, "cpu")
+    on_cpu = task.key()
+    monkeypatch.setenv(DEVICE_VARIABLE, "cuda")
+    assert len({unset, on_cpu, task.key()}) == 3

@@ -220,7 +220,7 @@ def optimiser_residual(d: int, n: int, steps: int, seed: int, stream: str, minim
                                      seed=stream_seed(seed, stream, "pretraining"), covariance=covariance,
                                      mixture=mixture, noise_std=noise_std, weight_std=weight_std))
     minimiser = np.asarray(minimiser, dtype=float)
-    return float(np.linalg.norm(result.v_block[0].numpy() - minimiser) / np.linalg.norm(minimiser))
+    return float(np.linalg.norm(result.v_block[0].cpu().numpy() - minimiser) / np.linalg.norm(minimiser))
 
 
 # --------------------------------------------------------------------------- Zhang-Frei-Bartlett (related work)

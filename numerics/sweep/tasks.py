@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from numerics import validation as check
+from numerics.devices import requested_device
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALWAYS_HASHED = ("theory", "numerics")
@@ -67,11 +68,14 @@ class Task:
         """sha256 of function, configuration, the code version it depends on and, when given, the thread count
         it runs with: a result computed with two threads differs from a one-thread result in the last bits
         (another order of summation), so the cache never mixes them and a resumed run stays bitwise equal to an
-        uninterrupted one."""
+        uninterrupted one. Likewise the device ``$PROOFS_CHECK_DEVICE`` requests, when set (numerics.devices): a
+        cache shared by CPU and GPU machines wants it set on each."""
         payload = {"function": self.function, "config": self.config,
                    "code": code_version(self.module, tuple(self.sources))}
         if threads is not None:
             payload["threads"] = int(threads)
+        if requested_device() is not None:   # a seed trains on other draws on the GPU (numerics.devices)
+            payload["device"] = requested_device()
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
