@@ -2,6 +2,7 @@
 a few examples per claim (CI profile, derandomised) show the command works and that claims expected to hold
 report no confirmed counterexample. Expensive levels (training, Monte Carlo of trained models, solvers) and
 claims expected to fail (whose counterexample is shrunk: many runs) are behind ``slow``."""
+import numpy as np
 import pytest
 
 from numerics.validation import ValidationError
@@ -15,15 +16,10 @@ from proofs_check.strategies import claim_parameters
 # Resolved (issue #9, pinned below): os-stability (its 'n large' premise, held against the kept term ρ(Γ_0⁻¹Δ));
 # hardness (a real finding: above η ≈ 0.61-0.75 the recorded verdict is 'fails'; the search covers the rest);
 # sft-data-scaling's peak at d = 8 one prompt off (resolved to one prompt at small d: claims/sft.py::_peak_resolution);
-# balance at B = 4 (a protocol error of ours: one step from the runs' mean L, not each run's own; pinned below; a
-# later balance finding is open, above).
+# balance at B = 4 (a protocol error of ours: one step from the runs' mean L, not each run's own; pinned below) and
+# balance's balanced runs straddling ρ = 1 at n = 20-40 (its 'n large' premise, held against the start's margin
+# from ρ = 1: balance_premise; pinned below).
 KNOWN_FINDINGS = {
-    "balance": "training: the balanced prior (ρ(Γ_0⁻¹Δ) = 0.95) is stable only on average over prompts: at d = 2, "
-               "k = 3, n = 20, B = 6, seed 3 one run's prompts have mean ρ(M_τ) = 0.81 but one at 1.87 (the sampling "
-               "of S_τ), and that run diverges at its own ordinary step, 5.5x its stability limit; at the defaults "
-               "(n = 64) single prompts reach 1.16-1.56 and OS still converges; at d = 4, k = 2, n = 40, B = 4, seed 1 "
-               "one run's mean over its 4 prompts is 1.10 (the 'stable start' case fails). The balanced arm needs a "
-               "setup with margin below ρ = 1 (open)",
     "sft-data-scaling": "montecarlo: at the edge of 'strong interference' (η = 0.051, r = 0.01: r only ~5.6x below "
                         "η(ρ + 1)) the small-B advantage is absent at every d tested (best small B over best large B "
                         "1.00-1.02 at d = 24, 40, 64 with 40 runs, inconclusive; at d = 16 significantly reversed, "
@@ -153,54 +149,80 @@ def test_hardness_search_covers_only_the_regime_recorded_as_holding():
     drawn()
 
 
-def test_balance_refuses_k_1_and_short_prompts():
+def test_balance_refuses_k_1_short_prompts_and_prompts_short_of_its_margin():
     """k = 1: eq. 6.1's k²ρ^{2k-2} is 1 (a convex quadratic; the ordinary step cannot diverge): the fuzz finding at
-    B = 4, k = 1 is outside the claim. n < 10 d: S_τ is not near Σ (§6's premise)."""
-    assert "k >= 2" in _refused("balance", "training", d=2, k=1, n=64, B=4)
+    B = 4, k = 1 is outside the claim. n < 10 d: S_τ is not near Σ (§6's premise). n below the margin premise: the
+    sampling of S_τ is not small against the start's distance from ρ = 1 (balanced prior, d = 4: n >= 630)."""
+    assert "k >= 2" in _refused("balance", "training", d=2, k=1, n=1024, B=4)
     assert "n >= 10 d" in _refused("balance", "training", d=4, k=2, n=16, B=4)
+    assert "margin" in _refused("balance", "training", d=4, k=2, n=400, B=4)
+
+
+def test_balance_premise_radius_is_the_start_map_at_a_large_sample():
+    """ρ̄ = ρ(I - G*(Σ̄+Δ)) (balance_premise) against the start's map on one sampled S at n = 200000 (its sampling
+    error ~ ‖G*‖‖Σ‖√(d/n) = 0.007): for the mixture priors ρ̄ is far from ρ(G*Δ), which the paper's approximation
+    keeps (balanced: 0.59 vs 1.04)."""
+    import torch
+    from numerics.experiments import outcome as experiment
+    from numerics.sampling import sample_prompts
+    from proofs_check.claims.outcome import PRIORS, balance_premise
+    d, n = 4, 1024
+    for prior in ("balanced", "unbalanced"):
+        _, sigma_bar, shift, start = experiment.balance_setup(d, n, PRIORS[prior])
+        data = sample_prompts(200_000, 1, sigma_bar + shift, seed=5)
+        sampled = float(experiment.start_radii(data.sample_covariance, torch.as_tensor(start)[None]).max())
+        premise = balance_premise(d, n, prior)
+        assert abs(sampled - premise["population_start_radius"]) < 0.03 * premise["population_start_radius"], prior
+    balanced = balance_premise(d, n, "balanced")
+    _, _, shift, start = experiment.balance_setup(d, n, PRIORS["balanced"])
+    assert np.max(np.abs(np.linalg.eigvals(-start @ shift))) > 1 > balanced["population_start_radius"] + 0.3
+
+
+def test_balance_findings_below_the_margin_premise_are_refused_and_show_why():
+    """The fuzz findings of issue #9, now outside the claim's margin premise, pinned at the experiment level as found:
+    (1) d = 2, k = 3, n = 20, B = 6, seed 3: a balanced run whose prompts have mean ρ(M_τ) < 1 but one prompt at
+    1.87 diverges at its own ordinary step; (2) d = 4, k = 2, n = 40, B = 4, seed 1: a balanced run's mean ρ(M_τ) is
+    1.10 (population ρ̄ 0.49). The premise holds from n = 315 (d = 2) and 630 (d = 4) on; there the same seeds start
+    with every prompt below ρ = 1 and no run diverges."""
+    from numerics.experiments import outcome as experiment
+    from proofs_check.claims.outcome import PRIORS, balance_shortest_length
+    assert "margin" in _refused("balance", "training", d=2, k=3, n=20, B=6)
+    diverging = experiment.balance_runs(2, 20, 6, 3, 3, 300, 3, PRIORS["balanced"], modes=("ordinary",))
+    assert diverging["os ordinary"]["labels"].count("diverged") == 1
+    assert max(diverging["start_radius"]) < 1 < max(diverging["max_prompt_radius"])
+    straddling = experiment.balance_runs(4, 40, 4, 2, 3, 10, 1, PRIORS["balanced"], modes=())
+    assert max(straddling["start_radius"]) > 1
+    for d, k, B, seed in ((2, 3, 6, 3), (4, 2, 4, 1)):
+        n = balance_shortest_length(d)
+        inside = experiment.balance_runs(d, n, B, k, 3, 300, seed, PRIORS["balanced"], modes=("ordinary",))
+        assert max(inside["max_prompt_radius"]) < 1 and "diverged" not in inside["os ordinary"]["labels"]
 
 
 def test_balance_finding_was_the_runs_common_step_each_run_at_its_own_is_beyond_its_limit():
-    """The old finding (d = 2, k = 2, n = 20, B = 4, seed 0): one unbalanced run (mean ρ(M_τ) = 2.7) was 0.55x its
-    local stability limit at one step 1/(k² mean L) shared by the runs. With 4 prompts L_r spreads 0.39-5.4 over
-    the runs; at each run's own ordinary step 1/(k² L_r) all three are beyond their limits (4.2x, 3.5x, 7.9x)."""
-    from proofs_check.registry import run_check
-    result = run_check(get_claim("balance"), "training", overrides={"d": 2, "k": 2, "n": 20, "B": 4, "steps": 300,
-                                                                    "runs": 3})
-    (case,) = [c for c in result.cases if "stability limit" in c["label"]]
-    ratios = case["context"]["step_over_stability_limit"]
-    assert case["verdict"] == "holds" and len(ratios) == 3 and min(ratios) > 2
-    assert len(set(case["context"]["step"])) == 3                       # one step per run
-    assert result.verdict == "holds"
+    """The old finding (d = 2, k = 2, n = 20, B = 4, seed 0; now also below the margin premise): one unbalanced run
+    (mean ρ(M_τ) = 2.7) was 0.55x its local stability limit at one step 1/(k² mean L) shared by the runs. With 4
+    prompts L_r spreads 0.39-5.4 over the runs; at each run's own ordinary step 1/(k² L_r) all three are beyond their
+    limits (4.2x, 3.5x, 7.9x)."""
+    from numerics.experiments import outcome as experiment
+    from proofs_check.claims.outcome import PRIORS
+    out = experiment.balance_runs(2, 20, 4, 2, 3, 300, 0, PRIORS["unbalanced"], modes=("ordinary",))
+    ratios = np.array(out["os ordinary"]["step"]) / np.array(out["os ordinary"]["stability_limit"])
+    assert len(ratios) == 3 and min(ratios) > 2 and len(set(out["os ordinary"]["step"])) == 3
 
 
 def test_balance_a_slow_run_is_undecided_and_a_stationary_one_converged():
-    """Fuzz findings after the per-run steps, balanced prior (d = 2, k = 2, n = 20): at B = 16, seed 0, one run's
-    loss floor is 0.163 of its start (32 residuals, 4 parameters), so 'loss < 0.1 x start' alone called a run at a
-    stationary point (gradient 1e-6 of the start's after 1200 steps) a stall; at B = 4, seed 100, one run is still
-    at 0.25 of its start loss after 300 steps, neither converged nor diverged: undecided, so the level is
-    inconclusive, not failed."""
-    from proofs_check.registry import run_check
-    base = {"d": 2, "k": 2, "n": 20, "steps": 300, "runs": 3}
-    floor = run_check(get_claim("balance"), "training", overrides={**base, "B": 16, "steps": 1200})
-    (case,) = [c for c in floor.cases if c["label"].startswith("balanced prior: OS converges")]
-    assert max(case["context"]["final_over_start"]) > 0.1 and case["verdict"] == "holds"
-    assert max(case["context"]["gradient_over_start"]) < 1e-3
-    slow = run_check(get_claim("balance"), "training", seed=100, overrides={**base, "B": 4})
-    (case,) = [c for c in slow.cases if c["label"].startswith("balanced prior: OS converges")]
-    assert case["verdict"] == "inconclusive" and case["context"]["outcomes"] == {"converged": 2, "stalled": 1,
-                                                                                  "diverged": 0}
-    assert slow.verdict == "inconclusive"
-
-
-def test_balance_open_finding_one_prompt_beyond_rho_1_diverges_the_balanced_prior():
-    """The open finding in KNOWN_FINDINGS, pinned as found: mean ρ(M_τ) < 1 in every run, one prompt at 1.87."""
-    from proofs_check.registry import run_check
-    result = run_check(get_claim("balance"), "training", seed=3,
-                       overrides={"d": 2, "k": 3, "n": 20, "B": 6, "steps": 300, "runs": 3})
-    (case,) = [c for c in result.cases if c["label"].startswith("balanced prior: OS converges")]
-    assert case["verdict"] == "fails" and case["context"]["outcomes"]["diverged"] == 1
-    assert max(case["context"]["start_radius"]) < 1 < max(case["context"]["max_prompt_radius"])
+    """Fuzz findings after the per-run steps, balanced prior (d = 2, k = 2, n = 20; now also below the margin
+    premise): at B = 16, seed 0, one run's loss floor is 0.163 of its start (32 residuals, 4 parameters), so
+    'loss < 0.1 x start' alone called a run at a stationary point (gradient 1e-6 of the start's after 1200 steps) a
+    stall; at B = 4, seed 100, one run is still at 0.25 of its start loss after 300 steps, neither converged nor
+    diverged: undecided (the rule then says inconclusive, tests/test_rules.py), not failed."""
+    from numerics.experiments import outcome as experiment
+    from proofs_check.claims.outcome import PRIORS
+    floor = experiment.balance_runs(2, 20, 16, 2, 3, 1200, 0, PRIORS["balanced"], modes=("ordinary",))["os ordinary"]
+    assert max(floor["final_over_start"]) > 0.1 and max(floor["gradient_over_start"]) < 1e-3
+    assert floor["labels"] == ["converged"] * 3
+    slow = experiment.balance_runs(2, 20, 4, 2, 3, 300, 100, PRIORS["balanced"], modes=("ordinary",))["os ordinary"]
+    assert sorted(slow["labels"]) == ["converged", "converged", "stalled"]
 
 
 def test_sft_data_scaling_with_two_runs_says_inconclusive_not_fails():
