@@ -55,45 +55,29 @@ def start_radii(sample_cov, v_block) -> torch.Tensor:
 
 
 def curvature_per_run(sample_cov, w_star) -> torch.Tensor:
-    """L_r of :func:`curvature_scale` for each run on its own prompts: (...,)."""
+    """L_r: the curvature of the OS loss at k = 1 on each run's own prompts, λ_max((1/B) Σ_τ h_τ h_τᵀ) with
+    h_τ = S_τ w*_τ (the k = 1 Hessian is that matrix ⊗ I, whatever Ṽ), (...,). Eq. 6.1 scales it by k² ρ^{2k-2}
+    for k > 1."""
     h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                  # (..., B, d)
     return torch.linalg.eigvalsh(h.transpose(-1, -2) @ h / h.shape[-2])[..., -1]
 
 
-def curvature_scale(sample_cov, w_star) -> float:
-    """L: the curvature of the OS loss at k = 1, λ_max((1/B) Σ_τ h_τ h_τᵀ) with h_τ = S_τ w*_τ (the k = 1 Hessian
-    is that matrix ⊗ I, whatever Ṽ), averaged over runs. Eq. 6.1 scales it by k² ρ^{2k-2} for k > 1."""
-    return float(curvature_per_run(sample_cov, w_star).mean())
-
-
-def ordinary_step(data, k: int, fraction: float = 1.0) -> float:
-    """The 'ordinary' OS step fraction/(k² L) on the prompts ``data`` (L averaged over runs), not reduced by
-    ρ^{2k-2}: by eq. 6.1 the curvature is about k² L wherever ρ(M_τ) <= 1, so this would be within 1/λ_max(H).
-    Not always: eq. 6.1 fails for non-normal M_τ (claim os-sharpness), and a balanced-prior run with mean ρ 0.88
-    had its own step 1.6x past 2/λ_max(H) (balance, d = 2, B = 16, seed 0). Per run: :func:`ordinary_steps`."""
-    return fraction / (k ** 2 * curvature_scale(data.sample_covariance, data.w_star))
-
-
 def ordinary_steps(data, k: int, fraction: float = 1.0) -> torch.Tensor:
-    """Per run, the ordinary step fraction/(k² L_r) of its own prompts, (R,): what a run trained alone would use.
-    With few prompts L_r spreads several-fold over runs (at B = 4, d = 2: 0.39 to 5.4), so one step from the mean L
-    is a different protocol for each run (issue #9's `balance` fuzz finding)."""
+    """Per run, the 'ordinary' OS step fraction/(k² L_r) of its own prompts, (R,): what a run trained alone would use,
+    not reduced by ρ^{2k-2}. With few prompts L_r spreads several-fold over runs (at B = 4, d = 2: 0.39 to 5.4), so
+    one step from the mean L is a different protocol for each run (issue #9's `balance` fuzz finding). By eq. 6.1
+    the curvature is about k² L wherever ρ(M_τ) <= 1, but not always: eq. 6.1 fails for non-normal M_τ (claim
+    os-sharpness), and a balanced-prior run with mean ρ 0.88 had its own step 1.6x past 2/λ_max(H) (balance,
+    d = 2, B = 16, seed 0)."""
     return fraction / (k ** 2 * curvature_per_run(data.sample_covariance, data.w_star))
 
 
 def reduced_steps(data, v_block, k: int, fraction: float = 1.0) -> torch.Tensor:
-    """Per run, :func:`ordinary_steps` divided by eq. 6.1's mean_τ ρ(M_τ)^{2k-2} over its own prompts, (R,)."""
+    """Per run, :func:`ordinary_steps` divided by eq. 6.1's mean_τ ρ(M_τ)^{2k-2} over its own prompts at ``v_block``,
+    (R,): the step Section 6 prescribes for ρ(Γ_0⁻¹Δ) ≫ 1 (the scale's k² is already in the ordinary step)."""
     radii = start_radii(data.sample_covariance, v_block).numpy()                           # (R, B)
     scale = np.mean(os_numerics.sharpness_scale_printed(radii, k), axis=-1) / k ** 2       # (R,)
     return ordinary_steps(data, k, fraction) / torch.as_tensor(np.maximum(scale, 1e-300))
-
-
-def reduced_step(data, v_block, k: int, fraction: float = 1.0) -> float:
-    """The step Section 6 prescribes for ρ(Γ_0⁻¹Δ) ≫ 1: the ordinary step divided by eq. 6.1's
-    mean_τ ρ(M_τ)^{2k-2} at ``v_block`` (the scale's k² is already in the ordinary step)."""
-    radii = start_radii(data.sample_covariance, v_block).numpy()
-    scale = float(np.mean(os_numerics.sharpness_scale_printed(radii, k))) / k ** 2
-    return ordinary_step(data, k, fraction) / max(scale, 1e-300)
 
 
 def os_prompts(sigma0, shift, n: int, prompts: int, runs: int, seed: int, *names, dtype=DTYPE):
@@ -340,7 +324,7 @@ def sharpness_along_os(sigma0, n: int, prompts: int, k_values, steps: int, seed:
     v0 = torch.as_tensor(pretrained_start(sigma0, n))
     table = {}
     for k in k_values:
-        trained, _ = os_numerics.train_os(s[None], w[None], v0[None], k, steps, ordinary_step(data, k, 0.5))
+        trained, _ = os_numerics.train_os(s[None], w[None], v0[None], k, steps, ordinary_steps(data, k, 0.5))
         for where, v in (("start", v0), ("after OS", trained[0])):
             if not bool(torch.isfinite(v).all()):   # OS diverged (e.g. one prompt, d = 2, n = 1: a fuzz example)
                 table[f"k={k}, {where}"] = {"diverged": True}
@@ -438,7 +422,8 @@ def os_runs(sigma0, shift, n: int, prompts: int, k: int, steps: int, runs: int, 
     data = os_prompts(sigma0, shift, n, prompts, runs, seed, *stream)
     s, w = data.sample_covariance, data.w_star
     v0 = torch.as_tensor(pretrained_start(sigma0, n)).expand(runs, -1, -1).clone()
-    lr = ordinary_step(data, k, fraction) if step == "ordinary" else reduced_step(data, v0, k, fraction)
+    # each run at its own step (its own L and ρ): a step from the runs' mean is another protocol per run (balance)
+    lr = ordinary_steps(data, k, fraction) if step == "ordinary" else reduced_steps(data, v0, k, fraction)
     final_v, history = os_numerics.train_os(s, w, v0, k, steps, lr)
     with torch.no_grad():
         start = os_numerics.os_loss(s, w, v0, k).numpy()
@@ -451,7 +436,7 @@ def os_runs(sigma0, shift, n: int, prompts: int, k: int, steps: int, runs: int, 
     tail = relative[-max(steps // 10, 1) - 1] if steps > 1 else np.ones(runs)
     with np.errstate(invalid="ignore"):          # a diverged run: inf - inf, never settled
         progress = (tail - relative[-1]) / np.maximum(1 - relative[-1], 1e-300)
-    out = {"step": lr, "start_loss": start.tolist(), "final_loss": final.tolist(),
+    out = {"step": lr.tolist(), "start_loss": start.tolist(), "final_loss": final.tolist(),
            "settled": (np.isfinite(progress) & (relative[-1] < 1) & (progress < 0.01)).tolist(),
            "peak_over_start": np.max(np.r_[np.ones((1, runs)), relative], 0).tolist(),
            "labels": label_runs(start, final),
@@ -541,7 +526,7 @@ def data_sizes(sigma0, shift, n: int, prompts: int, k: int, runs: int, steps: in
     arms = {"B": nested_prompts(data, prompts), "large B": data, "small n": nested_prompts(data, prompts, small_n)}
     out = {"n": n, "small_n": small_n, "prompts": prompts, "large_prompts": prompt_factor * prompts}
     for name, arm in arms.items():   # pretrained at the arm's context length and tested there, as in Fig. 4
-        lr = ordinary_step(arm, k, step_fraction)
+        lr = ordinary_steps(arm, k, step_fraction)              # each run at its own step (its own L)
         schedule = [max(1, steps // 4), steps] if name == "B" else steps
         errors = os_post_test(arm, sigma0, shift, pretrained_start(sigma0, arm.n), k, lr, schedule)
         out[name], out[f"{name}: start"] = errors[steps], errors["start"]
@@ -562,7 +547,7 @@ def cot_length_at_common_steps(sigma0, shift, n: int, prompts: int, k_values, fr
     k_max = max(k_values)
     v_start = torch.as_tensor(v0).expand(runs, -1, -1)
     limit = 2.0 / os_hessian_top(data.sample_covariance, data.w_star, v_start, k_max)
-    curvature = np.array([curvature_scale(data.sample_covariance[r], data.w_star[r]) for r in range(runs)])
+    curvature = curvature_per_run(data.sample_covariance, data.w_star).numpy()
     out = {"start": post_test_error(v_start, sigma0 + shift, n), "limit": limit}
     for fraction in fractions:
         lr = fraction * limit
@@ -589,7 +574,8 @@ def difficulty_gain(sigma0, n: int, prompts: int, k: int, runs: int, steps: int,
         data = os_prompts(sigma0, shift, n, prompts, runs, seed, "difficulty")
         modes = ("ordinary",) if radius <= 1 else ("reduced", "ordinary")
         for mode in modes:
-            lr = ordinary_step(data, k, 0.5) if mode == "ordinary" else reduced_step(data, v_start, k, 0.5)
+            # each run at its own step (its own L and ρ)
+            lr = ordinary_steps(data, k, 0.5) if mode == "ordinary" else reduced_steps(data, v_start, k, 0.5)
             settings.append((radius, mode, data, sigma0 + shift, lr))
     # every (radius, mode) trains in one batched descent (os_post_test_stacked): same k, same steps
     results = os_post_test_stacked([(data, covariance, lr) for _, _, data, covariance, lr in settings], v0, k, steps)
@@ -597,7 +583,7 @@ def difficulty_gain(sigma0, n: int, prompts: int, k: int, runs: int, steps: int,
     for (radius, mode, data, _, lr), errors in zip(settings, results):
         with np.errstate(invalid="ignore", over="ignore"):
             gain = 1.0 - errors[steps] / errors["start"]
-        out[(radius, mode)] = {"step": lr, "start": errors["start"], "after": errors[steps], "gain": gain,
+        out[(radius, mode)] = {"step": lr.tolist(), "start": errors["start"], "after": errors[steps], "gain": gain,
                                "start_radius": float(start_radii(data.sample_covariance, v_start).mean())}
     return out
 

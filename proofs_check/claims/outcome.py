@@ -297,10 +297,10 @@ def stability_training(q):
         record.update({f"rho={radius}, k={k}, {mode} step": run for mode, run in runs.items()})
         cases.append(Case(f"Case 2, ρ(Γ_0⁻¹Δ) = {radius}, k = {k}: the ordinary step exceeds the stability limit "
                           f"2/λ_max(H) at the start (a reduced step is needed)",
-                          {"ordinary_over_limit": float(np.min(runs["ordinary"]["step"] / limit))},
+                          {"ordinary_over_limit": float(np.min(np.asarray(runs["ordinary"]["step"]) / limit))},
                           {"case": 2, "radius": radius, "k": k, "ordinary_step": runs["ordinary"]["step"],
                            "reduced_step": runs["reduced"]["step"], "stability_limit": limit.tolist(),
-                           "reduced_over_limit": (runs["reduced"]["step"] / limit).tolist(),
+                           "reduced_over_limit": (np.asarray(runs["reduced"]["step"]) / limit).tolist(),
                            "outcomes_at_ordinary_step": _counts(runs["ordinary"]["labels"]),
                            "outcomes_at_reduced_step": _counts(runs["reduced"]["labels"]),
                            "steps_to_converge_at_reduced_step": runs["reduced"]["steps_to_converge"],
@@ -342,9 +342,8 @@ OS_STABILITY = Claim(
     fuzz=FuzzSpec("numeric", (("d", fz.with_edges(1, 4)), ("radius", fz.radii(0.25, 10.0)),
                               ("condition", fz.conditions(10.0)), ("n", _premise_lengths))),
     protocol="rank-1 Δ scaled to ρ(Γ_0⁻¹Δ); R x B prompts from Σ_0 + Δ; OS gradient descent from Ṽ_0 = -Γ_0⁻¹ "
-             "for `steps` at the ordinary step 1/(k² L), L = λ_max((1/B) Σ_τ S_τw*_τ w*_τᵀS_τ) (the k = 1 "
-             "curvature), or the reduced step (÷ mean "
-             "ρ(M_τ)^{2k-2}); a run is 'diverged' (not finite or > 100x its start loss), 'converged' (< 0.1x) or "
+             "for `steps` at each run's ordinary step 1/(k² L), L = λ_max((1/B) Σ_τ S_τw*_τ w*_τᵀS_τ) of its own "
+             "prompts (the k = 1 curvature), or the reduced step (÷ mean ρ(M_τ)^{2k-2}); a run is 'diverged' (not finite or > 100x its start loss), 'converged' (< 0.1x) or "
              "'stalled' (reported separately; divergence is not required: 'potentially' unstable). Recorded, "
              "not judged: steps to reach 0.1x the start loss, and runs ending with ρ(M) > 1 ('overthinking').",
 )
@@ -366,7 +365,7 @@ def insight3_montecarlo(q):
     sigma0, shift = _os_setup(q)
     r = experiment.data_sizes(sigma0, shift, q["n"], q["B"], 1, q["runs"], q["steps"], _run_seed(q))
     context = {"k_train": 1, "k_test": 1, "steps": q["steps"], "runs": q["runs"], "radius": q["radius"],
-               "step": "0.5/(k² L) of each arm's data, L the k = 1 curvature"}
+               "step": "0.5/(k² L_r) of each arm's data, L_r the k = 1 curvature of run r's prompts"}
     steps_diff = r["B, steps/4"] - r["B"]
     return Measurement(
         [_paired(f"B = {r['large_prompts']} vs B = {r['prompts']} (paired, nested prompts)",
@@ -465,8 +464,8 @@ INSIGHT_3 = Claim(
     fuzz=FuzzSpec("montecarlo", (("d", fz.with_edges(2, 4)), ("radius", fz.radii(0.1, 0.95)),
                                  ("n", fz.with_edges(16, 64)), ("B", fz.with_edges(4, 16)), ("runs", fz.st.just(6)),
                                  ("steps", fz.st.just(100)))),
-    protocol="OS gradient descent (k = 1, `steps`, step 0.5/(k² L), L = λ_max((1/B) Σ S w* w*ᵀ S)) from Ṽ_0 "
-             "pretrained at the arm's n, "
+    protocol="OS gradient descent (k = 1, `steps`, each run at step 0.5/(k² L) of its own prompts, "
+             "L = λ_max((1/B) Σ S w* w*ᵀ S)) from Ṽ_0 pretrained at the arm's n, "
              "on a rank-1 shift with ρ(Γ_0⁻¹Δ) = `radius`; tested with k = 1 (exact, Lemma A.1) at the arm's n; "
              "B vs 8B and n/4 vs n on nested data, paired by run; PairedCI over `runs` seeds.",
 )
@@ -490,8 +489,8 @@ INSIGHT_4 = Claim(
     protocol="k ∈ {1, 2, 4} trained on the same prompts at a common step, (0.1, 0.3, 0.6) x the stability limit "
              "of k = 4 at the start (2/λ_max(H) on the run's prompts, exact Hessian), tested with k = 1 (exact); "
              "difficulty: shifts with ρ(Γ_0⁻¹Δ) = 0.5 and 3 along one direction, "
-             "k = `k`, the easy one at 0.5/(k² L), the hard one at that step ÷ mean ρ(M_τ)^{2k-2} (at the easy "
-             "one's step it diverges: reported); PairedCI over `runs` seeds.",
+             "k = `k`, the easy one at 0.5/(k² L), the hard one at that step ÷ mean ρ(M_τ)^{2k-2}, each run at "
+             "its own (at the easy one's step it diverges: reported); PairedCI over `runs` seeds.",
 )
 
 
