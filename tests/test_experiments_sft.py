@@ -244,3 +244,15 @@ def test_slope_grid_against_a_difference_quotient():
     q = {k: point[k] for k in ("gamma_ratio", "mu1", "rho", "eta", "r")}
     quotient = float((limit_error_mp(2e-8, **q) - limit_error_mp(1e-8, **q)) / 1e-8)
     assert point["value"] == pytest.approx(quotient, rel=1e-4, abs=1e-6)
+
+
+def test_a_run_that_overflowed_has_an_infinite_rate_not_nan():
+    """A step past the bound diverges: its errors overflow to inf, then nan (inf - inf). Its rate is inf (no
+    contraction), never nan, and no numpy warning is raised on the way (remark-4.1-corrected's nightly fuzz)."""
+    import warnings
+    from numerics.experiments.sft import empirical_rate
+    errors = np.r_[np.geomspace(1.0, 1e300, 20), [np.inf] * 30, [np.nan] * 10]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rate, last, drift = empirical_rate(errors, 1e-10)
+    assert rate == np.inf and drift == np.inf and last == 49
