@@ -123,6 +123,6 @@ def train_zfb(config: ZFBConfig):
     predictor = (value_scale[:, None, None] * key_query.transpose(-1, -2)).detach()
     record = {"d": config.d, "n": config.n, "runs": config.runs, "steps": config.steps,
               "prompts_per_step": config.prompts_per_step, "lr": config.lr, "init_scale": config.init_scale,
-              "seed": config.seed, "gradient": config.gradient, "covariance": covariance.tolist(), "device": str(device),
-              "versions": versions()}
+              "seed": config.seed, "gradient": config.gradient, "covariance": covariance.tolist(),
+              "device": str(device), "versions": versions()}
     return predictor, record
