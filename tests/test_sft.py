@@ -83,6 +83,23 @@ def test_fast_sampler_respects_singular_covariance():
     assert torch.all(phi[1] == 0)
 
 
+def test_the_remembered_factor_is_keyed_by_value_and_bad_input_is_never_remembered():
+    """task_moments remembers A's validation and factor by value: a covariance changed in place draws from its new
+    law (not the remembered one), the same A draws bitwise as before, and a bad A raises every time."""
+    from numerics.validation import ValidationError
+    a = np.diag([1.0, 2.0, 3.0])
+    first, _ = sft.task_moments(4, 6, a, make_generator(0))
+    again, _ = sft.task_moments(4, 6, a.copy(), make_generator(0))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    a[1, 1] = 0.0                                                    # in place: a singular covariance now
+    changed, _ = sft.task_moments(4, 6, a, make_generator(0))
+    assert torch.all(changed[1] == 0) and not torch.all(first[1] == 0)
+    bad = np.diag([1.0, -1.0, 1.0])
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="covariance"):
+            sft.task_moments(4, 6, bad, make_generator(0))
+
+
 @given(d=st.integers(1, 4), n=st.integers(1, 6), k=st.integers(0, 3), prompts=st.integers(1, 5),
        eta=st.floats(0.05, 0.95), seed=st.integers(0, 999))
 def test_teacher_forced_lsa_loss_equals_closed_form(d, n, k, prompts, eta, seed):
