@@ -94,7 +94,14 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.")
+    parser = OneLineParser(prog="proofs-check", description="Verify the claims of arXiv:2603.01293, level by level.",
+                           epilog="environment:\n"
+                                  "  PROOFS_CHECK_CACHE    cache folder (as --cache)\n"
+                                  "  PROOFS_CHECK_JOBS     worker processes (as --jobs)\n"
+                                  "  PROOFS_CHECK_THREADS  threads per process (as --threads)\n"
+                                  "  PROOFS_CHECK_DEVICE   where LSA/ZFB training runs: cpu (default), cuda, or auto "
+                                  "(numerics/devices.py)\n"
+                                  "  HYPOTHESIS_PROFILE    ci | dev | nightly (fuzz)")
     parser.add_argument("--version", action=_Version, help="print the toolkit version and git commit")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for torch and BLAS (default: $PROOFS_CHECK_THREADS, else 1 — small batched "
