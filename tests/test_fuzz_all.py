@@ -31,8 +31,9 @@ KNOWN_FINDINGS = {
                          "gap to the corrected F at d = 800 is 2.28% > 2%, but its standard error over the 4 runs is "
                          "1.46%; at 8 runs the same point holds (1.59% ± 0.41%); likewise r = 0.02, γ = 0.6, seed "
                          "7919 (β = 0.5: 2.19% at d = 800, 4.91% and 0.56% at d = 200, 400; 8 runs: 1.67%, holds). "
-                         "False counterexamples of a fixed tolerance: the rule should add the sampling error (tolerance 2% + critical x standard "
-                         "error, as TrainedMatch does), which at the default 2 runs needs more runs to keep power",
+                         "False counterexamples of a fixed tolerance: the rule should add the sampling error "
+                         "(tolerance 2% + critical x standard error, as TrainedMatch does), which at the default 2 "
+                         "runs needs more runs to keep power",
 }
 
 FAST = ["prop-6.1", "os-gradient", "lsa-reduction", "wishart-moment", "pretrain-optimum", "pretrain-optimum-derived",
