@@ -30,7 +30,8 @@ KNOWN_FINDINGS = {
     "thm-B.1-corrected": "montecarlo: r = 0.02, γ = 1, seed 926 (nightly fuzz, 2 runs, re-checked at 4): at β = 0.5 the "
                          "gap to the corrected F at d = 800 is 2.28% > 2%, but its standard error over the 4 runs is "
                          "1.46%; at 8 runs the same point holds (1.59% ± 0.41%); likewise r = 0.02, γ = 0.6, seed "
-                         "7919 (β = 0.5: 2.19% at d = 800, 4.91% and 0.56% at d = 200, 400; 8 runs: 1.67%, holds). "
+                         "7919 (β = 0.5: 2.19% at d = 800, 4.91% and 0.56% at d = 200, 400; 8 runs: 1.67%, holds) "
+                         "and r = 0.0226, γ = 0.125, seed 21 (β = 0.5: 2.13%, after 4.04% and 0.17%; 8 runs: 0.96%). "
                          "False counterexamples of a fixed tolerance: the rule should add the sampling error "
                          "(tolerance 2% + critical x standard error, as TrainedMatch does), which at the default 2 "
                          "runs needs more runs to keep power",
