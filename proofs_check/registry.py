@@ -224,7 +224,7 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
                            time_s=time.perf_counter() - started, **common)
     measurement, judged, extra = _run_measurement(claim, level, params, recheck)
     rechecked = None
-    if combine([j for _, _, j in judged]) == "fails" and not recheck and level.recheck is not None:
+    if combine([j for _, _, j in judged]) in level.recheck_on and not recheck and level.recheck is not None:
         first = judged
         measurement, judged, extra = _run_measurement(claim, level, params, True)
         rechecked = {"overrides": extra, "first_verdicts": [j.verdict for _, _, j in first]}

@@ -136,6 +136,52 @@ class AtMost:
                          severity=severity)
 
 
+@dataclass(frozen=True)
+class AtMostBeyondNoise:
+    """A sampled gap that must be at most ``tolerance`` (e.g. a finite-d bias allowance), judged against its Monte
+    Carlo error: holds iff ``values[key] <= tolerance``; fails only iff it exceeds the tolerance by more than
+    c x ``values[error_key]`` (its standard error from ``values[runs_key]`` runs, c the one-sided (1 - α) Student t
+    quantile with runs - 1 degrees of freedom); in between, inconclusive (not shown beyond the tolerance). One run
+    gives no standard error: a gap beyond the tolerance is then inconclusive. Its minimum detectable effect is
+    tolerance + (c + Φ⁻¹(0.8)) x the standard error. Issue #9: with the fixed tolerance alone, the nightly fuzz of
+    thm-B.1-corrected confirmed three 'counterexamples' that were sampling noise (gaps 2.1-2.3% at 1.0-1.6 standard
+    errors; 8 runs hold)."""
+
+    key: str
+    tolerance: float
+    error_key: str
+    runs_key: str = "runs"
+    alpha: float = 1e-3
+    metric: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"AtMostBeyondNoise({self.key} <= {self.tolerance:g} + t x {self.error_key})"
+
+    def metric_for(self) -> str:
+        return self.metric or self.key
+
+    def critical(self, runs: int) -> float:
+        """One-sided (1 - α) t quantile with runs - 1 degrees of freedom: t² ~ F(1, runs - 1)."""
+        return math.sqrt(f_quantile(1 - 2 * self.alpha, 1, max(int(runs) - 1, 1))) if runs > 1 else math.inf
+
+    def judge(self, values: dict) -> Judgement:
+        value, error = float(values[self.key]), float(values[self.error_key])
+        critical = self.critical(int(values.get(self.runs_key, 1)))
+        margin = critical * error if math.isfinite(error) else math.inf
+        if math.isfinite(value) and value <= self.tolerance:
+            verdict = "holds"
+        elif math.isfinite(value) and value - margin <= self.tolerance:
+            verdict = "inconclusive"
+        else:
+            verdict = "fails"
+        extra = {"standard_error": _number(error), "critical": _number(critical),
+                 "min_detectable_effect": _number(self.tolerance + min_detectable_effect(critical, error))}
+        return Judgement(verdict, _number(value), self.tolerance,
+                         f"{self.key} = {value:.3g} vs {self.tolerance:g} (standard error {error:.2g}, {critical:.2f} x "
+                         f"it = {margin:.2g}): {verdict}", extra)
+
+
 def RelativeError(tolerance: float, key: str = "relative_error") -> AtMost:
     """A relative error within a tolerance (e.g. trained parameters vs a fixed point)."""
     return AtMost(key, tolerance, "relative_error")

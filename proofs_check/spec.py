@@ -175,6 +175,9 @@ class Level:
     # these overrides (a dict, or a function of the params: e.g. 4x the samples). None: the
     # measurement re-checks internally (a precision ladder) or is exact, and is not re-run.
     recheck: dict | Callable[[dict], dict] | None = None
+    # the verdicts that trigger that re-check: a level whose rule says 'inconclusive' where its sample cannot
+    # resolve the gap from its noise (rules.AtMostBeyondNoise) re-measures on more samples then too
+    recheck_on: tuple = ("fails",)
     memory: Callable[[dict], float] | None = None   # estimated peak bytes, refused beyond the machine
     # A name for an expensive intermediate result that several levels compute and then read from a cache (e.g.
     # Fig. 3's pretrained GPT-2): a sweep runs the first such level first and the others last, so that parallel

@@ -144,3 +144,18 @@ def test_f_quantile_refuses_bad_input_naming_the_parameter(arguments, parameter)
     from numerics.validation import ValidationError
     with pytest.raises(ValidationError, match=f"parameter '{parameter}'"):
         rules.f_quantile(*arguments)
+
+
+def test_at_most_beyond_noise_holds_fails_and_says_inconclusive_in_between():
+    """A gap within the tolerance holds; beyond it by more than t x its standard error fails; in between (or with
+    one run, no standard error) it is inconclusive. The critical value is Student's t at runs - 1 degrees of
+    freedom (t_{3, 0.999} = 10.21), checked against scipy."""
+    from scipy import stats
+    rule = rules.AtMostBeyondNoise("gap", 0.02, "error")
+    assert abs(rule.critical(4) - stats.t.ppf(0.999, 3)) < 1e-9
+    assert rule.judge({"gap": 0.019, "error": 0.01, "runs": 4}).verdict == "holds"
+    assert rule.judge({"gap": 0.03, "error": 0.01, "runs": 4}).verdict == "inconclusive"
+    failed = rule.judge({"gap": 0.2, "error": 0.01, "runs": 4})
+    assert failed.verdict == "fails" and abs(failed.extra["min_detectable_effect"] - (0.02 + 11.05 * 0.01)) < 1e-3
+    assert rule.judge({"gap": 0.5, "error": float("nan"), "runs": 1}).verdict == "inconclusive"
+    assert rule.judge({"gap": float("inf"), "error": 0.01, "runs": 4}).verdict == "fails"
