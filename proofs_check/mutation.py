@@ -205,9 +205,12 @@ def _short(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connection, first_kill: bool = False):
+def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connection, first_kill: bool = False,
+           forked: bool = False):
     """Runs in the child process: patch, recompile, run the levels, send the verdicts."""
     try:
+        if forked and "torch" in sys.modules:
+            _one_thread_after_fork()
         os.environ["PROOFS_CHECK_CACHE"] = str(mutant_cache_dir(claim_id, mutant))
         from proofs_check.registry import get_claim
         claim = get_claim(claim_id)
@@ -218,6 +221,16 @@ def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connec
                          "traceback": traceback.format_exc()[-4000:]})
     finally:
         connection.close()
+
+
+def _one_thread_after_fork():
+    """A forked child computes with one thread: GNU OpenMP (torch's CPU thread pool) is not fork-safe. A parent
+    that ran any parallel torch op with two or more threads leaves its pool's state in the child without the pool's
+    threads, and the child's first parallel op waits at a barrier forever (found: ``mutate()`` called from Python,
+    with torch's default threads, hung in its first child inside MKL's dgemm). One thread never touches that pool
+    (tests/test_mutation.py). The CLI's default policy is one thread anyway (numerics/threads.py)."""
+    from numerics.threads import configure
+    configure(1)
 
 
 def _context():
@@ -244,7 +257,8 @@ def run_mutant_levels(claim_id: str, mutant: Mutant, seed: int = 0, quick: bool 
     first level that fails."""
     context = _context()
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(claim_id, mutant, seed, quick, levels, send, first_kill),
+    forked = context.get_start_method() == "fork"
+    process = context.Process(target=_child, args=(claim_id, mutant, seed, quick, levels, send, first_kill, forked),
                               daemon=True)
     process.start()
     send.close()

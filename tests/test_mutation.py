@@ -79,6 +79,29 @@ def test_where_torch_sees_a_gpu_mutants_are_spawned_and_still_killed(monkeypatch
     assert result.killed_by == ["symbolic"]
 
 
+def test_a_parent_that_computed_with_two_threads_still_gets_its_mutants_measured():
+    """GNU OpenMP is not fork-safe: after a parallel torch op with two threads in the parent, a forked child's first
+    parallel op waited at a barrier forever (``mutate()`` from Python at torch's default threads hung in MKL's dgemm).
+    The child now computes with one thread; before the fix this mutant timed out."""
+    import torch
+    from proofs_check import mutation
+    if mutation._context().get_start_method() != "fork":
+        pytest.skip("only a forked child inherits the parent's OpenMP state")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        if torch.get_num_threads() < 2:
+            pytest.skip("torch runs one thread here: no OpenMP pool to inherit")
+        matrix = torch.randn(512, 512, dtype=torch.float64)
+        (matrix @ matrix).sum()                          # starts the parent's OpenMP pool
+        declared = {m.name: m for m in get_claim(CLAIM).mutants}
+        (result,) = mutate(mutants={CLAIM: [declared["dropped-trace"]]}, levels=["numeric", "montecarlo"],
+                           quick=True, timeout_s=120).results
+    finally:
+        torch.set_num_threads(before)
+    assert result.error is None and result.killed, result_line(result)
+
+
 def test_a_crashing_mutant_is_an_error_not_a_kill():
     broken = Mutant("crash", "a replacement that cannot be compiled", {TARGET: "theory.misprints:REFERENCE"})
     (result,) = mutate(mutants={CLAIM: [broken]}, levels=["numeric"]).results
