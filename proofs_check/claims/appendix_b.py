@@ -123,23 +123,56 @@ def _corrected_combinations(q) -> list[tuple]:
     return list(dict.fromkeys(cases))
 
 
+# F and each printed term of it, each compared with a simulated statistic that isolates it (issue #9): the block
+# statistics Bias, T_var, T_var,Σ, T_inv, T_inv,Σ measured on the same draws as Err(Ṽ). Judged on F alone, a
+# misprint of a small term hid under F's 2%: the printed Bias term's Σ_1² − Σ_2² → Σ_1 − Σ_2 moves F by < 2% at
+# every tested point but Bias itself by 5% (standard error 0.1-0.5%). At d = 800 every term is within 1.1% of
+# its limit at the defaults and at the fuzz domain's corners (r = 0.02 and 1, γ = 0.1 and 1.5).
+JUDGED_TERMS = ("total", "bias", "t_var", "t_var_sigma", "t_inv", "t_inv_sigma")
+GAP_TOLERANCE = 0.02
+
+
+def _severity(row: tuple) -> tuple:
+    """Of terms beyond the tolerance, the one furthest beyond it in its own noise, (gap − tolerance)/error (the
+    rule's verdict is monotone in it at the terms' common critical value; no error, one run: inf); when none is
+    beyond, the largest gap."""
+    import math
+    _, gap, error = row
+    if gap <= GAP_TOLERANCE:
+        return (0, gap)
+    return (1, (gap - GAP_TOLERANCE) / error if math.isfinite(error) and error > 0 else math.inf)
+
+
+def _worst_term(found: dict) -> tuple:
+    """(term, its final relative gap to the corrected limit, its Monte Carlo standard error relative to that
+    limit) for the judged term that decides the verdict (:func:`_severity`); a term whose limit is 0 has no
+    relative gap (none at β ≠ 1)."""
+    limits, gaps = found["limits"]["corrected"], found["gaps"]["corrected"]
+    rows = [(name, gaps[name][-1], found["standard_errors"][name][-1] / abs(limits[name]))
+            for name in JUDGED_TERMS if name in gaps]
+    return max(rows, key=_severity)
+
+
 def thmb1_corrected_montecarlo(q):
     dims, cases = _sizes(q["sizes"]), []
     for beta, gamma_ratio, r in _corrected_combinations(q):
         found = appendix.part_gaps(beta, dims, gamma_ratio, RHO, q["eta"], r, q["runs"], q["seed"])
         corrected, printed = found["gaps"]["corrected"], found["gaps"]["printed"]
         parts = {part: [round(g, 5) for g in corrected[part]] for part in appendix.PART_NAMES}
+        worst, gap, error = _worst_term(found)
+        terms = {name: round(corrected[name][-1], 5) for name in JUDGED_TERMS if name in corrected}
         cases.append(Case(
             f"β={beta}, γ={gamma_ratio:g}, r={r:g}: F = {found['limits']['corrected']['total']:.4g} (printed "
             f"{found['limits']['printed']['total']:.4g}); |Err - F|/F at d = {dims}: "
-            f"{[f'{g:.3g}' for g in corrected['total']]} (printed F: {[f'{g:.3g}' for g in printed['total']]})",
-            {"final_relative_gap": corrected["total"][-1], "gaps": corrected["total"], "runs": q["runs"],
-             # the Monte Carlo error of the mean Err at the largest d, relative to F (AtMostBeyondNoise)
-             "gap_standard_error": found["standard_errors"]["total"][-1] / abs(found["limits"]["corrected"]["total"])},
+            f"{[f'{g:.3g}' for g in corrected['total']]} (printed F: {[f'{g:.3g}' for g in printed['total']]}); "
+            f"worst term at d = {dims[-1]}: {worst} {gap:.3g}",
+            {"final_relative_gap": gap, "worst_term": worst, "gaps": corrected["total"], "runs": q["runs"],
+             # the Monte Carlo error of that term's mean at the largest d, relative to its limit (AtMostBeyondNoise)
+             "gap_standard_error": error},
             {"beta": beta, "gamma_ratio": gamma_ratio, "r": r, "mu1": 0.5, "rho": RHO, "eta": q["eta"], "dims": dims,
              "runs": q["runs"], "F_corrected": found["limits"]["corrected"]["total"],
              "F_printed": found["limits"]["printed"]["total"], "mean_error": found["simulated"]["total"],
-             "part_gaps_corrected": parts,
+             "term_gaps_at_largest_d": terms, "part_gaps_corrected": parts,
              "part_gaps_printed": {part: [round(g, 5) for g in printed[part]] for part in appendix.PART_NAMES}}))
     return Measurement(cases)
 
@@ -159,9 +192,9 @@ THM_B1_CORRECTED = Claim(
     params=ASYMPTOTIC_PARAMS + (_sizes_param("200,400,800"), p.runs(2, low=1)),
     levels={"symbolic": Level(thmb1_corrected_symbolic, rules.Identity()),
             "montecarlo": Level(thmb1_corrected_montecarlo,
-                                rules.AtMostBeyondNoise("final_relative_gap", 0.02, "gap_standard_error",
-                                                        metric="relative_gap_to_F"),
-                                quick={"sizes": "100,200,400"}, recheck=lambda q: {"runs": 2 * q["runs"]},
+                                rules.AtMostBeyondNoise("final_relative_gap", GAP_TOLERANCE, "gap_standard_error",
+                                                        metric="worst_relative_gap_of_F_and_its_terms"),
+                                quick={"sizes": "100,200,400"}, recheck=lambda q: {"runs": 4 * q["runs"]},
                                 recheck_on=("fails", "inconclusive"),
                                 memory=lambda q: 8.0 * 10 * q["runs"] * 2 * max(_sizes(q["sizes"])) ** 2)},
     unchecked={"numeric": "an asymptotic statement about random matrices: compared by simulation",
@@ -183,9 +216,10 @@ THM_B1_CORRECTED = Claim(
              "each part of F as a trace of V_S = G + DP (cached on disk); montecarlo: block setup μ_1 = 1/2, ρ = 0.1, "
              "η = --eta; β ∈ {0.25, 0.5} at (γ, r) = (--gamma-ratio, --r), (0.12, 0.1), (1.0, 0.05) and β = 2 at the "
              "first two; d from --sizes, n = d/γ, --runs runs (stream 'thm-B.1-corrected', 'beta=…', 'gamma=…', "
-             "'r=…', 'd=…'); the relative gap of the mean Err(Ṽ) to the corrected F at the largest d must be at most "
-             "2% (holds), and fails only when it exceeds 2% by more than t x its Monte Carlo standard error over the "
-             "runs (one-sided α = 1e-3; in between: inconclusive). Each case also records the gaps of the bias part Err(V_S) = Bias + γΣ̄T_var,Σ and of the fluctuation "
+             "'r=…', 'd=…'); the relative gaps at the largest d of the mean Err(Ṽ) to the corrected F and of each "
+             "term's simulated statistic (Bias, T_var, T_var,Σ, T_inv, T_inv,Σ on the same draws) to its limit must "
+             "be at most 2% (holds); fails only when one exceeds 2% by more than t x its own Monte Carlo standard "
+             "error over the runs (one-sided α = 1e-3; in between: inconclusive). Each case also records the gaps of the bias part Err(V_S) = Bias + γΣ̄T_var,Σ and of the fluctuation "
              "part γT_invT_var + γ²Σ̄T_inv,ΣT_var, for the corrected and the printed F",
 )
 
