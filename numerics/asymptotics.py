@@ -12,22 +12,24 @@ from functools import lru_cache
 import numpy as np
 
 from numerics import validation as check
-from numerics.compile import compile_expression
+from numerics.compile import LazyCompiled, compile_expression
 from numerics.symbolic_cache import cached_expression
 from theory import asymptotics as theory
 
 FORMULAS = theory.FORMULAS
 
 
-def _compiled_formula(formula: str) -> dict:
-    below, _, beta_of_q = theory.f_below(formula)
-    above, _ = theory.f_above(formula)
-    return {"below": compile_expression(below, f"F(beta<1, {formula})"),
-            "beta_of_q": compile_expression(beta_of_q, "beta(q)"),
-            "above": compile_expression(above, f"F(beta>1, {formula})")}
+def _compiled_formula(formula: str) -> LazyCompiled:
+    """F(β < 1), β(q) and F(β > 1) of ``formula``, each compiled on first use. Lazily: compiling all six took
+    0.3 s at every import, and proofs_check.mutation re-executes this module in every mutant's process (after
+    patching a claimed_* formula), most of which never evaluate F (~20 s of the quick mutation suite)."""
+    return LazyCompiled({"below": lambda: theory.f_below(formula)[0],
+                         "beta_of_q": lambda: theory.f_below(formula)[2],
+                         "above": lambda: theory.f_above(formula)[0]},
+                        {"below": f"F(beta<1, {formula})", "beta_of_q": "beta(q)",
+                         "above": f"F(beta>1, {formula})"})
 
 
-# compiled at import (proofs_check.mutation reloads this module after patching a claimed_* formula)
 COMPILED_BY_FORMULA = {formula: _compiled_formula(formula) for formula in FORMULAS}
 COMPILED = COMPILED_BY_FORMULA["printed"]
 
