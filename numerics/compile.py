@@ -27,10 +27,11 @@ import sympy as sp
 from numerics.validation import ValidationError
 from theory.matrix_functions import PseudoInverse
 
-try:  # torch is a dependency, but the numpy/mpmath paths must not need it to import
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
+from numerics.lazy import lazy_module
+
+# imported by the first torch evaluation: the numpy/mpmath paths never need it (a `proofs-check all` driver
+# evaluates premises through numpy and must not pay torch's ~3 s import; tests/test_sweep.py)
+torch = lazy_module("torch")
 
 
 class NumpyOps:
@@ -84,6 +85,8 @@ class TorchOps:
     def __init__(self, dtype=None, device=None):
         self.dtype = dtype if dtype is not None else torch.get_default_dtype()
         self.device = device
+        if not TorchOps.functions:
+            TorchOps.functions = {sp.exp: torch.exp, sp.log: torch.log, sp.sqrt: torch.sqrt, sp.Abs: torch.abs}
 
     def constant(self, value):
         return float(value)  # python floats keep the tensors' dtype
@@ -131,11 +134,7 @@ class TorchOps:
         rebuilt = [torch.stack(flat[i * width:(i + 1) * width], dim=-1) for i in range(len(rows))]
         return torch.stack(rebuilt, dim=-2)
 
-    functions = {}
-
-
-if torch is not None:
-    TorchOps.functions = {sp.exp: torch.exp, sp.log: torch.log, sp.sqrt: torch.sqrt, sp.Abs: torch.abs}
+    functions = {}    # filled by the first instance (torch imported then)
 
 
 class MpmathOps:

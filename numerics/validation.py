@@ -1,6 +1,8 @@
 """Declarative input validation: one-line errors that name the parameter and the constraint."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 
@@ -9,12 +11,10 @@ class ValidationError(ValueError):
 
 
 def _as_numpy(value):
-    try:
-        import torch
-        if isinstance(value, torch.Tensor):
-            return value.detach().cpu().double().numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    # a tensor exists only where torch is loaded: never import it here (numpy callers, e.g. a driver's premises)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as error:

@@ -8,7 +8,7 @@ from scipy import stats
 from numerics import outcome as os_numerics
 from numerics.closed_forms import DERIVED
 from numerics.experiments import outcome as experiment
-from numerics.experiments.setups import covariance_from
+from numerics.experiments.setups import balance_setup, covariance_from
 from numerics.lsa import cot_rollout
 from numerics.sampling import sample_prompts
 from numerics.streams import torch_generator
@@ -366,7 +366,7 @@ def test_reward_starvation_matches_the_chi_square_law_at_distance_zero():
 # --------------------------------------------------------------------------- balance
 
 def test_balance_setup_start_is_the_derived_mixture_optimum():
-    mixture, sigma_bar, shift, start = experiment.balance_setup(4, 20, (0.9, 0.1))
+    mixture, sigma_bar, shift, start = balance_setup(4, 20, (0.9, 0.1))
     derived = DERIVED["mixture_optimum_2"].numpy(Sigma0=mixture.covariances[0], Sigma1=mixture.covariances[1],
                                                   pi0=0.9, pi1=0.1, n=20.0)
     np.testing.assert_allclose(start, derived, rtol=1e-10)   # both are Ṽ_0 = -G*

@@ -164,17 +164,18 @@ def test_balance_premise_radius_is_the_start_map_at_a_large_sample():
     keeps (balanced: 0.59 vs 1.04)."""
     import torch
     from numerics.experiments import outcome as experiment
+    from numerics.experiments import setups
     from numerics.sampling import sample_prompts
     from proofs_check.claims.outcome import PRIORS, balance_premise
     d, n = 4, 1024
     for prior in ("balanced", "unbalanced"):
-        _, sigma_bar, shift, start = experiment.balance_setup(d, n, PRIORS[prior])
+        _, sigma_bar, shift, start = setups.balance_setup(d, n, PRIORS[prior])
         data = sample_prompts(200_000, 1, sigma_bar + shift, seed=5)
         sampled = float(experiment.start_radii(data.sample_covariance, torch.as_tensor(start)[None]).max())
         premise = balance_premise(d, n, prior)
         assert abs(sampled - premise["population_start_radius"]) < 0.03 * premise["population_start_radius"], prior
     balanced = balance_premise(d, n, "balanced")
-    _, _, shift, start = experiment.balance_setup(d, n, PRIORS["balanced"])
+    _, _, shift, start = setups.balance_setup(d, n, PRIORS["balanced"])
     assert np.max(np.abs(np.linalg.eigvals(-start @ shift))) > 1 > balanced["population_start_radius"] + 0.3
 
 

@@ -353,6 +353,17 @@ def test_cache_option_moves_every_cache(monkeypatch, tmp_path):
     assert cache_dir() == (tmp_path / "mine" / "symbolic").resolve()
 
 
+def test_listing_every_task_of_all_does_not_import_torch():
+    """The driver of `proofs-check all` validates every claim's parameters and premises before it dispatches (or
+    reads the cache): none may import torch. `balance`'s margin premise did (its setup lived beside the training
+    code, and compiled formulas imported torch for their torch backend), ~3 s on every `all`, warm ones included."""
+    script = ("import sys; from proofs_check.sweeps import check_tasks; "
+              "[check_tasks(None, None, 0, quick, {}) for quick in (False, True)]; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+
+
 def test_a_check_read_from_the_cache_does_not_import_torch(tmp_path):
     """Reading finished checks is the driver's whole job in a warm `all` (and with workers, in a cold one): the
     thread policy, the listing of tasks and the cached record may not pull in torch (the versions a training record

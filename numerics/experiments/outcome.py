@@ -19,7 +19,8 @@ from numerics import outcome as os_numerics
 from numerics import sft
 from numerics import validation as check
 from numerics.lsa import cot_rollout
-from numerics.sampling import Mixture, paper_covariance, paper_shift, sample_prompts
+from numerics.sampling import paper_covariance, paper_shift, sample_prompts
+from numerics.experiments.setups import balance_setup
 from numerics.streams import numpy_rng, torch_generator
 from theory.sft import geometric_weight
 
@@ -641,19 +642,6 @@ def reward_starvation(w_star, std: float, distances, draws: int, generator, tole
 
 
 # --------------------------------------------------------------------------- balance (Section 7)
-
-def balance_setup(d: int, n: int, weights, rare_variance: float = 0.05, skill: float = 1.0):
-    """Two categories on complementary coordinate blocks (variance 1 on its block, ``rare_variance`` off it),
-    mixed with ``weights``; Δ = ``skill`` on the second block (a new skill where an unbalanced Γ_0 is small).
-    Returns (mixture, Σ̄ = Σ_c π_c Σ_c, Δ, Ṽ_0 = -G* from the compiled mixture optimum)."""
-    half = d // 2
-    first = np.diag(np.r_[np.ones(half), np.full(d - half, rare_variance)])
-    second = np.diag(np.r_[np.full(half, rare_variance), np.ones(d - half)])
-    mixture = Mixture(np.asarray(weights, dtype=float), np.stack([first, second]))
-    shift = np.diag(np.r_[np.zeros(half), np.full(d - half, skill)])
-    start = closed_forms.mixture_pretrain_optimum(mixture.weights, mixture.covariances, n)
-    return mixture, mixture.mean_covariance, shift, np.asarray(start, dtype=float)
-
 
 def sft_from_start(data, start, k: int, eta: float, steps: int) -> np.ndarray:
     """SFT of Ṽ (W̃ = I) by gradient descent on the closed-form loss at Theorem 4.2's step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from numerics import closed_forms
 from numerics import validation as check
 from numerics.covariances import Mixture, covariance_with_condition, paper_covariance
 from numerics.streams import numpy_rng, stream_seed
@@ -58,3 +59,16 @@ def mixture_from(d: int, condition: float, categories: int, imbalance: float, se
 def condition_number(matrix: np.ndarray) -> float:
     eigenvalues = np.linalg.eigvalsh(matrix)
     return float(eigenvalues[-1] / max(eigenvalues[0], 1e-300))
+
+
+def balance_setup(d: int, n: int, weights, rare_variance: float = 0.05, skill: float = 1.0):
+    """Two categories on complementary coordinate blocks (variance 1 on its block, ``rare_variance`` off it),
+    mixed with ``weights``; Δ = ``skill`` on the second block (a new skill where an unbalanced Γ_0 is small).
+    Returns (mixture, Σ̄ = Σ_c π_c Σ_c, Δ, Ṽ_0 = -G* from the compiled mixture optimum)."""
+    half = d // 2
+    first = np.diag(np.r_[np.ones(half), np.full(d - half, rare_variance)])
+    second = np.diag(np.r_[np.full(half, rare_variance), np.ones(d - half)])
+    mixture = Mixture(np.asarray(weights, dtype=float), np.stack([first, second]))
+    shift = np.diag(np.r_[np.zeros(half), np.full(d - half, skill)])
+    start = closed_forms.mixture_pretrain_optimum(mixture.weights, mixture.covariances, n)
+    return mixture, mixture.mean_covariance, shift, np.asarray(start, dtype=float)

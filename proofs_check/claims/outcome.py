@@ -585,7 +585,7 @@ def balance_premise(d: int, n: int, prior: str) -> dict:
     is the sampling of S_τ, of size about ‖G*‖‖Σ‖√(d/n) (a Wishart's relative spectral deviation). "S_τ → Σ" means it
     is small against the margin |1 - ρ̄|, held to the smallness os-stability's premise asks:
     n >= 10 d (‖G*‖‖Σ‖/|1 - ρ̄|)²."""
-    _, sigma_bar, shift, start = experiment.balance_setup(d, n, PRIORS[prior])
+    _, sigma_bar, shift, start = setups.balance_setup(d, n, PRIORS[prior])   # torch-free: evaluated by the driver
     sigma = sigma_bar + shift
     radius = float(np.max(np.abs(np.linalg.eigvals(np.eye(d) + start @ sigma))))
     scale = float(np.linalg.norm(start, 2) * np.linalg.norm(sigma, 2))
