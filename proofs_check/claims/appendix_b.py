@@ -171,14 +171,14 @@ def thmb1_corrected_montecarlo(q):
         corrected, printed = found["gaps"]["corrected"], found["gaps"]["printed"]
         parts = {part: [round(g, 5) for g in corrected[part]] for part in appendix.PART_NAMES}
         worst, gap, error = _worst_term(found)
-        terms = {name: round(corrected[name][-1], 5) for name in JUDGED_TERMS if name in corrected}
+        terms = {name: round(_worst_term(found, (name,))[1], 5) for name in JUDGED_TERMS}   # as judged
         cases.append(Case(
             f"β={beta}, γ={gamma_ratio:g}, r={r:g}: F = {found['limits']['corrected']['total']:.4g} (printed "
             f"{found['limits']['printed']['total']:.4g}); |Err - F|/F at d = {dims}: "
             f"{[f'{g:.3g}' for g in corrected['total']]} (printed F: {[f'{g:.3g}' for g in printed['total']]}); "
             f"worst term at d = {dims[-1]}: {worst} {gap:.3g}",
             {"final_relative_gap": gap, "worst_term": worst, "gaps": corrected["total"], "runs": q["runs"],
-             # the Monte Carlo error of that term's mean at the largest d, relative to its limit (AtMostBeyondNoise)
+             # the Monte Carlo error of that term's mean at the largest d, on the gap's scale (AtMostBeyondNoise)
              "gap_standard_error": error},
             {"beta": beta, "gamma_ratio": gamma_ratio, "r": r, "mu1": 0.5, "rho": RHO, "eta": q["eta"], "dims": dims,
              "runs": q["runs"], "F_corrected": found["limits"]["corrected"]["total"],
