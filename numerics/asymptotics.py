@@ -13,7 +13,7 @@ import numpy as np
 
 from numerics import validation as check
 from numerics.compile import LazyCompiled, compile_expression
-from numerics.symbolic_cache import cached_expression
+from numerics.symbolic_cache import cached_expression, theory_sources
 from theory import asymptotics as theory
 
 FORMULAS = theory.FORMULAS
@@ -33,7 +33,7 @@ def _compiled_formula(formula: str) -> LazyCompiled:
 COMPILED_BY_FORMULA = {formula: _compiled_formula(formula) for formula in FORMULAS}
 COMPILED = COMPILED_BY_FORMULA["printed"]
 
-SLOPE_SOURCES = ("theory/asymptotics.py", "theory/symbols.py")
+SLOPE_SOURCES = theory_sources()   # every theory module: what the derivations import counts (symbolic_cache)
 
 
 def _formula(formula: str) -> str:

@@ -1,8 +1,9 @@
 """One-off symbolic derivations cached on disk, keyed by the source that derives them.
 
 A derivation such as F'(0) of Theorem B.1 takes ~35 s of sympy; its result only changes when the
-deriving source (or sympy) changes. The key is a hash of the named source files and the sympy
-version, so editing the derivation invalidates the cache; entries are pickled sympy expressions
+deriving source (or sympy) changes. The key is a hash of the named source files (for the derivations of
+``theory/``: every module of it, :func:`theory_sources`) and the sympy version, so editing the derivation or
+anything it imports from the layer invalidates the cache; entries are pickled sympy expressions
 written atomically (a killed run never leaves a half-written entry). Location: ``$PROOFS_CHECK_CACHE``,
 else ``$XDG_CACHE_HOME/lsa-theory-check``, else ``~/.cache/lsa-theory-check`` (numerics.sweep.cache), subfolder
 ``symbolic``; an unwritable location only costs the re-derivation.
@@ -23,10 +24,23 @@ def cache_dir() -> Path:
     return default_cache_root() / "symbolic"
 
 
+def theory_sources() -> tuple:
+    """Every module of the sympy layer (``theory/``), as paths relative to the repository root, sorted.
+
+    The key of a derivation in ``theory/``: deliberately coarse, like the sweep cache's code version. A derivation's
+    result depends on everything it imports from the layer, not only on the module that defines it; keyed on
+    theory/asymptotics.py and theory/symbols.py alone, Theorem B.1's cached derivation outlived a change of
+    theory/derivation.py's zero test and was served as stale (found at stop 22: a mutant's cached identities were
+    unsimplified expressions that took 5 s to prove instead of 0.3 s). A change anywhere in ``theory/`` now derives
+    again once (~10 s)."""
+    return tuple(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "theory").glob("*.py")))
+
+
 def source_key(name: str, sources: tuple) -> str:
     import sympy
     digest = hashlib.sha256(f"{name}|sympy {sympy.__version__}".encode())
     for source in sources:
+        digest.update(f"\n{source}\n".encode())    # the path too: a renamed or moved module changes the key
         digest.update((ROOT / source).read_bytes())
     return digest.hexdigest()[:20]
 

@@ -37,3 +37,23 @@ def test_cached_slope_at_zero_equals_a_fresh_derivation(tmp_path, monkeypatch):
     compiled = compile_expression(loaded, "F'(0)")
     point = dict(gamma_ratio=0.6, mu1=0.5, rho=0.1, eta=0.2, r=0.1)
     assert np.isfinite(compiled.numpy(**point))
+
+
+def test_a_theory_derivation_is_keyed_on_every_module_of_the_layer(tmp_path, monkeypatch):
+    """Regression (stop 22): Theorem B.1's derivation was keyed on theory/asymptotics.py and theory/symbols.py only,
+    and a cached derivation outlived a change of theory/derivation.py (which it imports): the key must change when
+    any theory module does, the imported ones included."""
+    import shutil
+
+    from numerics.asymptotics import SLOPE_SOURCES
+    imported = {"theory/derivation.py", "theory/asymptotics.py", "theory/symbols.py", "theory/__init__.py"}
+    assert imported <= set(SLOPE_SOURCES) and set(SLOPE_SOURCES) == set(symbolic_cache.theory_sources())
+    copy = tmp_path / "repo"
+    shutil.copytree(symbolic_cache.ROOT / "theory", copy / "theory")
+    monkeypatch.setattr(symbolic_cache, "ROOT", copy)
+    before = symbolic_cache.source_key("demo", symbolic_cache.theory_sources())
+    with open(copy / "theory" / "derivation.py", "a") as handle:
+        handle.write("\n# a change of an imported module\n")
+    assert symbolic_cache.source_key("demo", symbolic_cache.theory_sources()) != before
+    (copy / "theory" / "new_module.py").write_text("X = 1\n")
+    assert "theory/new_module.py" in symbolic_cache.theory_sources()
