@@ -43,17 +43,45 @@ def task_moments(n: int, prompts: int, covariance, generator: torch.Generator, b
     n = check.positive_int("n", n)
     prompts = check.positive_int("prompts", prompts)
     d, factor = _validated_factor(covariance)
-    factor = torch.as_tensor(factor, dtype=dtype)
+    multiply = _FactorProduct(factor, dtype)
     omega = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
-    u = omega @ factor                                                        # rows: Lᵀ w*
+    u = multiply.right(omega)                                                 # rows: Lᵀ w*
     chi2 = (standard_normal(*batch, prompts, n, generator=generator, dtype=dtype) ** 2).sum(-1, keepdim=True)
     g = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
     norm = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
     unit = u / norm.clamp_min(1e-300)
     orthogonal = g - (g * unit).sum(-1, keepdim=True) * unit
     moment = (chi2 * u + chi2.sqrt() * norm * orthogonal) / n
-    phi = moment @ factor.T                                                   # rows: L (…)
+    phi = multiply.right_transposed(moment)                                   # rows: L (…)
     return phi.transpose(-1, -2), omega.transpose(-1, -2)
+
+
+class _FactorProduct:
+    """x @ L and x @ Lᵀ for the factor L of :func:`task_moments`. A diagonal covariance's L (eigh's vectors: a
+    signed permutation, times the square roots) has one non-zero per row and column: the product is then a gather
+    and a scale, the same numbers as the matrix product (every other term of its sums is an exact zero), in O(d)
+    per row instead of O(d²): at d = 800 and B = 1600 (Appendix B's block setups) 2 GFlop per run saved."""
+
+    def __init__(self, factor: np.ndarray, dtype):
+        nonzero = factor != 0
+        self.monomial = bool((nonzero.sum(0) == 1).all() and (nonzero.sum(1) == 1).all())
+        if self.monomial:
+            rows = nonzero.argmax(0)                      # column j of L: its one non-zero is in row rows[j]
+            self.rows, self.scale = torch.as_tensor(rows), torch.as_tensor(factor[rows, np.arange(len(rows))],
+                                                                           dtype=dtype)
+            self.columns = torch.as_tensor(np.argsort(rows))   # row i of L: its one non-zero is in column columns[i]
+        else:
+            self.factor = torch.as_tensor(factor, dtype=dtype)
+
+    def right(self, x: torch.Tensor) -> torch.Tensor:
+        """x @ L: entry j is x[rows[j]] L[rows[j], j]."""
+        return x[..., self.rows] * self.scale if self.monomial else x @ self.factor
+
+    def right_transposed(self, x: torch.Tensor) -> torch.Tensor:
+        """x @ Lᵀ: entry i is x[columns[i]] L[i, columns[i]]."""
+        if not self.monomial:
+            return x @ self.factor.T
+        return x[..., self.columns] * self.scale[self.columns]
 
 
 _FACTORS: dict = {}

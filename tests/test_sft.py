@@ -83,6 +83,23 @@ def test_fast_sampler_respects_singular_covariance():
     assert torch.all(phi[1] == 0)
 
 
+@pytest.mark.parametrize("covariance, monomial", [
+    (np.diag([0.3, 2.0, 1.0, 1.0, 0.7]), True),                     # eigh permutes (and may flip) the axes
+    (np.eye(4), True),
+    (np.diag([1.0, 0.0, 2.0]), False),                               # a zero column of L: the dense product
+    (covariance_with_condition(4, 5.0, seed=3), False)])
+def test_a_diagonal_covariance_draws_the_same_numbers_without_the_dense_product(covariance, monomial):
+    """The gather-and-scale product of a diagonal covariance's factor (a signed permutation times the square roots)
+    gives the dense matrix product's numbers exactly: task_moments draws bitwise as before it, only faster."""
+    _, factor = sft._validated_factor(covariance)
+    product = sft._FactorProduct(factor, torch.float64)
+    assert product.monomial is monomial
+    x = torch.randn(3, 9, factor.shape[0], dtype=torch.float64, generator=make_generator(5))
+    dense = torch.as_tensor(factor)
+    torch.testing.assert_close(product.right(x), x @ dense, rtol=0, atol=0)
+    torch.testing.assert_close(product.right_transposed(x), x @ dense.T, rtol=0, atol=0)
+
+
 def test_the_remembered_factor_is_keyed_by_value_and_bad_input_is_never_remembered():
     """task_moments remembers A's validation and factor by value: a covariance changed in place draws from its new
     law (not the remembered one), the same A draws bitwise as before, and a bad A raises every time."""
