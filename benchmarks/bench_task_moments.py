@@ -1,0 +1,85 @@
+"""Appendix B's sampler with a diagonal covariance, new path vs old in the same run (issue #13).
+
+``numerics.sft.task_moments`` multiplies the covariance's factor L (eigh's vectors times the square roots of the
+eigenvalues) twice per draw: u = ΩL and Φ = (…)Lᵀ. For a diagonal covariance L is a signed permutation times the
+square roots, and the product is a gather and a scale (``_FactorProduct``: the same numbers as the matrix product,
+tests/test_sft.py). Old path: the dense (…, B, d) @ (d, d) product, forced here on the same factor.
+
+Shapes: thm-B.1-corrected's largest cases (d = 800, m = d/2, ρ = 0.1, η = 0.2, r = 0.1; γ = 0.12 → n = 6667 and
+γ = 0.6 → n = 1333; β = 0.5 and 2 → B = 400 and 1600), 4 runs batched, one thread. Then the whole check
+(`proofs-check verify thm-B.1-corrected --level montecarlo`, its default 4 runs) on both paths. Each ratio is the
+median over paired, alternating repeats; the draws are compared bitwise.
+
+Usage: python benchmarks/bench_task_moments.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from numerics import sft
+from numerics import threads
+from numerics.sft_setups import BlockSetup
+from numerics.streams import torch_generator
+
+MONOMIAL_INIT = sft._FactorProduct.__init__
+
+
+def _dense_init(self, factor, dtype):
+    """The path before: every factor multiplied as a dense matrix."""
+    MONOMIAL_INIT(self, factor, dtype)
+    self.monomial, self.factor = False, torch.as_tensor(factor, dtype=dtype)
+
+
+def use(path: str):
+    sft._FactorProduct.__init__ = MONOMIAL_INIT if path == "new" else _dense_init
+
+
+def draw_seconds(path: str, n: int, prompts: int, runs: int = 4, d: int = 800):
+    use(path)
+    setup = BlockSetup(d, d // 2, 0.1, 0.2, 0.1)
+    start = time.perf_counter()
+    phi, omega = sft.task_moments(n, prompts, setup.sft_covariance, torch_generator(0, "bench"), batch=(runs,))
+    return time.perf_counter() - start, (phi, omega)
+
+
+def check_seconds(path: str) -> float:
+    from proofs_check.registry import get_claim, run_check
+    use(path)
+    start = time.perf_counter()
+    run_check(get_claim("thm-B.1-corrected"), "montecarlo")
+    return time.perf_counter() - start
+
+
+def paired(measure, repeats: int):
+    """Median old/new ratio over alternating repeats, with the medians themselves."""
+    old, new = [], []
+    for _ in range(repeats):
+        old.append(measure("old"))
+        new.append(measure("new"))
+    return statistics.median(old), statistics.median(new)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    threads.configure(1)
+    draw_seconds("new", 100, 10, d=100)   # warm the factor cache's code paths
+    print("task_moments, d = 800, 4 runs, one thread: old (dense L) vs new (gather and scale)")
+    for n, prompts in ((6667, 400), (6667, 1600), (1333, 1600)):
+        old_draws, new_draws = draw_seconds("old", n, prompts)[1], draw_seconds("new", n, prompts)[1]
+        same = all(torch.equal(a, b) for a, b in zip(old_draws, new_draws))
+        old, new = paired(lambda path: draw_seconds(path, n, prompts)[0], args.repeats)
+        print(f"  n = {n:5d}, B = {prompts:4d}: old {old:.3f} s, new {new:.3f} s, ratio {old / new:.2f}x, "
+              f"bitwise equal: {same}")
+    old, new = paired(check_seconds, max(1, args.repeats // 2))
+    print(f"thm-B.1-corrected montecarlo (full size, 4 runs): old {old:.1f} s, new {new:.1f} s, ratio {old / new:.2f}x")
+    use("new")
+
+
+if __name__ == "__main__":
+    main()
