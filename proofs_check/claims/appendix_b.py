@@ -135,8 +135,9 @@ GAP_TOLERANCE = 0.02
 # at 2 runs the level's minimum detectable effect (tolerance + (t + 0.84) x the standard error) reached 166%; at 4
 # runs (t = 10.2) it is ~5% (3 runs: 12%; 6 runs: 4.5%: the 2% tolerance and the noisiest term's ~0.3% standard
 # error set the floor), measured at seed 0, full size. A re-check (of a result that does not hold) measures at least
-# 8 runs (t = 4.8). Affordable since task_moments multiplies the block setups' diagonal factors without a dense
-# product (this level ~25% faster at the same draws).
+# 8 runs (t = 4.8). Cost: this level 5.9 s -> 10.1-10.5 s of `proofs-check all` (idle 2-core VM; `all` 69.9 and
+# 71.1 s cold). task_moments now multiplies the block setups' diagonal factors as a gather and a scale (same draws),
+# which took 5% off it on the idle VM (benchmarks/bench_task_moments.py; 25-30% while another process loaded it).
 CORRECTED_RUNS = 4
 RECHECK_RUNS = 8
 
