@@ -33,7 +33,9 @@ def theory_sources() -> tuple:
     theory/derivation.py's zero test and was served as stale (found at stop 22: a mutant's cached identities were
     unsimplified expressions that took 5 s to prove instead of 0.3 s). A change anywhere in ``theory/`` now derives
     again once (~10 s)."""
-    return tuple(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "theory").glob("*.py")))
+    # the same file set as the sweep cache's code version hashes for theory/ (numerics.sweep.tasks._source_files)
+    return tuple(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "theory").rglob("*.py")
+                        if "__pycache__" not in path.parts))
 
 
 def source_key(name: str, sources: tuple) -> str:
