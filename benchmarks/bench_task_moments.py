@@ -7,8 +7,8 @@ tests/test_sft.py). Old path: the dense (…, B, d) @ (d, d) product, forced her
 
 Shapes: thm-B.1-corrected's largest cases (d = 800, m = d/2, ρ = 0.1, η = 0.2, r = 0.1; γ = 0.12 → n = 6667 and
 γ = 0.6 → n = 1333; β = 0.5 and 2 → B = 400 and 1600), 4 runs batched, one thread. Then the whole check
-(`proofs-check verify thm-B.1-corrected --level montecarlo`, its default 4 runs) on both paths. Each ratio is the
-median over paired, alternating repeats; the draws are compared bitwise.
+(`proofs-check verify thm-B.1-corrected --level montecarlo`, its default 4 runs) on both paths. Each ratio is old's
+median over new's, the repeats alternating old and new; the draws are compared bitwise.
 
 Usage: python benchmarks/bench_task_moments.py [--repeats 3]
 """
@@ -55,7 +55,7 @@ def check_seconds(path: str) -> float:
 
 
 def paired(measure, repeats: int):
-    """Median old/new ratio over alternating repeats, with the medians themselves."""
+    """(median old seconds, median new seconds) over repeats that alternate old and new."""
     old, new = [], []
     for _ in range(repeats):
         old.append(measure("old"))
