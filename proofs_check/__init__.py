@@ -15,10 +15,11 @@ from proofs_check.spec import (KINDS, LEVELS, VERDICTS, Case, Claim, Condition, 
                                Param, claim)
 
 
-def fuzz(claim_id: str, examples: int | None = None):
-    """Hypothesis search for a counterexample to ``claim_id`` (see :mod:`proofs_check.fuzzing`)."""
+def fuzz(claim_id: str, examples: int | None = None, log=None):
+    """Hypothesis search for a counterexample to ``claim_id`` (see :mod:`proofs_check.fuzzing`); ``log``, a
+    path, gets one JSON line per example checked."""
     from proofs_check.fuzzing import fuzz as run
-    return run(claim_id, examples)
+    return run(claim_id, examples, log=log)
 
 
 __all__ = ["KINDS", "LEVELS", "REGISTRY", "VERDICTS", "Case", "CheckResult", "Claim", "Condition", "CrossCheck",

@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
+    search.add_argument("--log", default=None, metavar="FILE",
+                        help="append one JSON line per example checked (parameters, seed, verdict, severity)")
     return parser
 
 
@@ -241,7 +243,7 @@ def _fuzz(args) -> int:
     from proofs_check.fuzzing import fuzz
     if args.examples is not None and args.examples < 1:
         raise ValidationError("parameter '--examples': must be >= 1")
-    report = fuzz(args.claim, args.examples)
+    report = fuzz(args.claim, args.examples, log=args.log)
     print(f"fuzz {report.claim} [{report.level}]: {report.examples} examples")
     print(report.detail)
     if report.counterexample is not None:

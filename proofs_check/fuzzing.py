@@ -7,6 +7,7 @@ samples; only a counterexample that survives is reported as one.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from hypothesis import Phase, given, settings, strategies as st, target
@@ -42,9 +43,26 @@ def _severity(result) -> float:
     return min(float(result.severity), 1e12)
 
 
-def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
+def _example_log(path):
+    """A function recording one example per JSON line in ``path`` (appended, flushed), or doing nothing."""
+    if path is None:
+        return lambda *example: None
+    from pathlib import Path
+
+    def record(params, seed, verdict, severity, repeat):
+        line = {"params": params, "seed": seed, "verdict": verdict,
+                "severity": None if severity is None else float(severity), "repeat": repeat}
+        with Path(path).open("a") as stream:
+            stream.write(json.dumps(line, default=str) + "\n")
+    return record
+
+
+def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> FuzzReport:
     """Search the claim's domain for a confirmed counterexample. ``claim`` may be passed
-    directly (tests use unregistered claims)."""
+    directly (tests use unregistered claims). ``log``, a path, gets one JSON line per example as it is
+    checked (parameters, seed, verdict, severity, repeat), so a search stopped from outside still says what it
+    saw and a failing example is on record before its shrinking starts. An example hypothesis draws again (its
+    simplest ones often repeat, shrinking too) is not re-run: a check is deterministic in its parameters and seed."""
     from proofs_check.registry import get_claim, run_check
     register_profiles()
     claim = claim or get_claim(claim_id)
@@ -55,6 +73,23 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
         raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
     from proofs_check.strategies import claim_parameters
     state = {"count": 0, "worst": (0.0, None), "failing": None, "rejected": 0, "outside_conditions": 0}
+    record = _example_log(log)
+
+    checked = {}   # a check is deterministic in (parameters, seed): one hypothesis draws again is not re-run
+
+    def _checked(params, seed):
+        """The check's result at ``params`` and ``seed`` (None outside the claim's domain), logged."""
+        key = json.dumps({**params, "seed": seed}, sort_keys=True, default=str)
+        repeat = key in checked
+        if not repeat:
+            try:
+                checked[key] = run_check(claim, spec.level, seed=seed, overrides=params)
+            except ValidationError:
+                checked[key] = None
+        result = checked[key]
+        record(params, seed, "outside-domain" if result is None else result.verdict,
+               None if result is None else result.severity, repeat)
+        return result
 
     # No "explain" phase: it re-runs hundreds of variants of the shrunk example only to
     # annotate it; the precision re-check below is what a counterexample must pass.
@@ -64,9 +99,8 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     @given(params=claim_parameters(spec.parameters), seed=st.integers(0, 2 ** 16))
     def search(params, seed):
         state["count"] += 1
-        try:
-            result = run_check(claim, spec.level, seed=seed, overrides=params)
-        except ValidationError:
+        result = _checked(params, seed)
+        if result is None:
             state["rejected"] += 1
             return   # outside the claim's domain (e.g. shift_rank > d): not a counterexample
         if result.verdict == "fails" and not (result.counterexample or {}).get("inside_paper_conditions", True):
@@ -90,8 +124,8 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None) -> FuzzReport:
     if state["failing"] is None:
         outside = (f"; {state['outside_conditions']} failed only outside the claim's conditions"
                    if state["outside_conditions"] else "")
-        report.detail = f"no counterexample in {state['count']} examples ({state['rejected']} outside the claim's " \
-                        f"domain{outside}); worst discrepancy/tolerance {report.worst_ratio:.3g} at " \
+        report.detail = f"no counterexample in {state['count']} examples ({len(checked)} distinct, " \
+                        f"{state['rejected']} outside the claim's domain{outside}); worst discrepancy/tolerance {report.worst_ratio:.3g} at " \
                         f"{report.worst_params}"
         return report
     params, seed, first = state["failing"]

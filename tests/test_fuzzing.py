@@ -35,6 +35,34 @@ def test_fuzz_finds_shrinks_and_confirms_a_false_claim():
     assert report.reproduce.startswith("proofs-check verify test-false-optimum --level numeric")
 
 
+def test_fuzz_log_records_each_example_and_the_first_failure_before_shrinking(tmp_path):
+    """A search stopped from outside (a shard's time limit) still leaves what it checked: one JSON line per example,
+    the first failing one among them before its shrinking, and the shrunk one at the end."""
+    import json
+    log = tmp_path / "examples.jsonl"
+    report = fuzz("test-false-optimum", examples=30, claim=_false_claim(), log=log)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == report.examples and {"params", "seed", "verdict", "severity", "repeat"} <= set(lines[0])
+    keys = [json.dumps({**line["params"], "seed": line["seed"]}, sort_keys=True) for line in lines]
+    assert [line["repeat"] for line in lines] == [key in keys[:i] for i, key in enumerate(keys)]
+    first_failure = next(i for i, line in enumerate(lines) if line["verdict"] == "fails")
+    assert first_failure < len(lines) - 1 or len(lines) == 1           # shrinking followed the first failure
+    assert lines[-1]["verdict"] == "fails" and lines[-1]["params"]["d"] == 1 and lines[-1]["params"]["n"] == 1
+
+
+def test_fuzz_runs_a_check_once_per_distinct_example(monkeypatch):
+    """Hypothesis draws its simplest examples (and, shrinking, others) again; the check is deterministic in its
+    parameters and seed, so a repeat reuses the result instead of re-running a training or a Monte Carlo."""
+    from proofs_check import registry
+    calls = []
+    original = registry.run_check
+    monkeypatch.setattr(registry, "run_check", lambda *a, **k: calls.append(k) or original(*a, **k))
+    report = fuzz("test-false-optimum", examples=30, claim=_false_claim())
+    checks = [call for call in calls if not call.get("recheck")]
+    distinct = {(tuple(sorted(call["overrides"].items())), call["seed"]) for call in checks}
+    assert report.found and len(checks) == len(distinct) < report.examples
+
+
 def test_fuzz_reports_no_counterexample_for_a_true_claim():
     report = proofs_check.fuzz("wishart-moment", examples=5)
     assert not report.found and report.examples >= 1 and "no counterexample" in report.detail
