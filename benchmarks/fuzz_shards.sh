@@ -37,5 +37,7 @@ for spec in "$@"; do
     done
 done
 wait
-{ sort "$WORK/summary.txt"; echo; python3 "$HERE/fuzz_summary.py" "$WORK"/*.jsonl; } | tee "$OUT/summary.txt"
+{ sort "$WORK/summary.txt"; echo
+  if ls "$WORK"/*.jsonl >/dev/null 2>&1; then python3 "$HERE/fuzz_summary.py" "$WORK"/*.jsonl
+  else echo "no example was checked (see the logs)"; fi; } | tee "$OUT/summary.txt"
 tar czf "$OUT/fuzz_shards.tgz" -C "$WORK" .

@@ -194,10 +194,11 @@ def _conditions_on(claim: Claim, context: dict) -> list[dict]:
     return [{"condition": c.text, "holds": c.holds(context)} for c in claim.conditions]
 
 
-def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool):
+def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool, replicate: bool = False):
     extra = {}
-    if recheck and level.recheck is not None:
-        extra = level.recheck(params) if callable(level.recheck) else dict(level.recheck)
+    sizes = level.replicate if replicate else level.recheck if recheck else None
+    if sizes is not None:
+        extra = sizes(params) if callable(sizes) else dict(sizes)
     measurement = level.measure({**params, **extra, "recheck": recheck})
     if not measurement.cases:
         raise RuntimeError(f"claim '{claim.id}': the measurement returned no case")
@@ -205,14 +206,20 @@ def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool):
 
 
 def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False, overrides: dict | None = None,
-              recheck: bool = False) -> CheckResult:
+              recheck: bool = False, replicate: bool = False) -> CheckResult:
     """Run one (claim, level). Bad parameters raise ValidationError before anything runs.
 
     A failing case is re-checked (re-measured with ``recheck=True``, and the level's re-check sizes)
     before it is reported; a failure of a ``paper`` claim whose case lies outside the paper's
-    conditions is reported ``inconclusive``: it says nothing against the paper."""
+    conditions is reported ``inconclusive``: it says nothing against the paper. ``replicate=True`` measures
+    once on the level's independent replication (``Level.replicate``: fresh draws of the same instance), the
+    fuzzer's confirmation of a counterexample it selected."""
     overrides = dict(overrides or {})
     level = claim.levels.get(level_name)
+    if replicate and (level is None or level.replicate is None):
+        raise ValidationError(f"claim '{claim.id}', level '{level_name}': has no independent replication "
+                              f"(Level.replicate)")
+    recheck = recheck or replicate
     params = resolve_params(claim, overrides, seed, quick, level)
     started = time.perf_counter()
     reproduce = reproduce_command(claim.id, level_name, seed, overrides, quick)
@@ -222,8 +229,8 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
         return CheckResult(verdict="unchecked", expected="unchecked", metric=None, discrepancy=None, tolerance=None,
                            rule=None, detail=claim.reason_unchecked(level_name),
                            time_s=time.perf_counter() - started, **common)
-    measurement, judged, extra = _run_measurement(claim, level, params, recheck)
-    rechecked = None
+    measurement, judged, extra = _run_measurement(claim, level, params, recheck, replicate)
+    rechecked = {"overrides": extra, "replication": True} if replicate else None
     if combine([j for _, _, j in judged]) in level.recheck_on and not recheck and level.recheck is not None:
         first = judged
         measurement, judged, extra = _run_measurement(claim, level, params, True)

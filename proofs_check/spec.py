@@ -178,6 +178,11 @@ class Level:
     # the verdicts that trigger that re-check: a level whose rule says 'inconclusive' where its sample cannot
     # resolve the gap from its noise (rules.AtMostBeyondNoise) re-measures on more samples then too
     recheck_on: tuple = ("fails",)
+    # Overrides (or a function of the params) for an independent replication: the same instance measured on draws
+    # disjoint from every draw the check and its re-check used (fresh seeds of a statistical level). The fuzzer
+    # confirms a counterexample by it where it is set: a search keeps its most extreme example among many, and a
+    # re-check that reuses that example's draws inherits the selection (issue #9: no false counterexamples).
+    replicate: dict | Callable[[dict], dict] | None = None
     memory: Callable[[dict], float] | None = None   # estimated peak bytes, refused beyond the machine
     # A name for an expensive intermediate result that several levels compute and then read from a cache (e.g.
     # Fig. 3's pretrained GPT-2): a sweep runs the first such level first and the others last, so that parallel

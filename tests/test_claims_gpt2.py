@@ -7,7 +7,7 @@ import pytest
 from numerics.experiments import gpt2 as experiment
 from numerics.validation import ValidationError
 from proofs_check.claims import gpt2 as claims
-from proofs_check.registry import run_check
+from proofs_check.registry import get_claim, run_check
 
 BY_ID = {claim.id: claim for claim in claims.CLAIMS}
 IDS = ("fig3-sft-turning", "fig3-sft-k", "fig3-os-data", "fig3-os-k", "fig3-vs-lsa")
@@ -51,6 +51,22 @@ def test_a_verdict_carries_the_paired_cis_in_its_json(micro_profile, claim_id):
     for case in record["cases"]:
         assert len(case["context"]["differences"]) in (4, 8)        # quick seeds (8 after a failure's re-check)
         assert case["ci_low"] <= case["mean"] <= case["ci_high"] and case["rule"] == "PairedCI"
+
+
+def test_the_replication_trains_fresh_seeds_of_the_same_checkpoint(micro_profile):
+    """Level.replicate (the fuzzer's confirmation) measures seed indices 2 runs .. 4 runs - 1 of the same master
+    seed: rows of the panel on 4 runs' seeds, past every index the check (0 .. runs - 1) and its re-check used."""
+    level = BY_ID["fig3-os-k"].levels["training"]
+    q = {"profile": "tiny", "runs": 2, "seed": 5}
+    fresh = {**q, **level.replicate(q)}
+    assert fresh == {**q, "runs": 4, "first_run": 4}
+    every = claims._panel(claims._protocol({**q, "runs": 8}), "OS", "k", q)
+    replicated = claims._panel(claims._protocol(fresh), "OS", "k", fresh)
+    assert (replicated["loss"] == every["loss"][4:8]).all()
+    result = run_check(BY_ID["fig3-os-k"], "training", seed=5, overrides={"runs": 2}, replicate=True)
+    assert result.cases[0]["context"]["seed_indices"] == [4, 8]
+    with pytest.raises(ValidationError, match="replication"):
+        run_check(get_claim("wishart-moment"), "numeric", replicate=True)
 
 
 @pytest.mark.slow

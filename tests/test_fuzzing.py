@@ -63,6 +63,38 @@ def test_fuzz_runs_a_check_once_per_distinct_example(monkeypatch):
     assert report.found and len(checks) == len(distinct) < report.examples
 
 
+def _seed_noise_claim(replicate: bool, unlucky_everywhere: bool = False):
+    """A paired comparison over `runs` draws (seed indices first_run ..): at an odd master seed the first 8 draws
+    (those the check, 4 runs, and its re-check, 8, use) go the wrong way, as a search selecting the worst of many
+    seeds finds; fresh draws do not (or, ``unlucky_everywhere``, do: a real counterexample)."""
+    from proofs_check import Case
+
+    def measure(q):
+        first = q.get("first_run", 0)
+        wrong = lambda index: q["seed"] % 2 == 1 and (unlucky_everywhere or index < 8)   # noqa: E731
+        differences = [(-1.0 if wrong(i) else 1.0) * (1 + 0.01 * i) for i in range(first, first + q["runs"])]
+        return Measurement([Case("paired", {"differences": differences, "what": "a minus b"}, {})])
+    fresh = (lambda q: {"runs": 2 * q["runs"], "first_run": 2 * q["runs"]}) if replicate else None
+    return Claim(id="test-seed-noise", source="test", statement="a > b", kind="operationalisation",
+                 params=(Param("runs", 4, "", int, 2, 64),),
+                 levels={"training": Level(measure, rules.PairedCI(0.95),
+                                           recheck=lambda q: {"runs": 2 * q["runs"]}, replicate=fresh)},
+                 fuzz=FuzzSpec("training", (("runs", st.just(4)),)))
+
+
+def test_a_counterexample_is_confirmed_on_fresh_draws_not_on_the_draws_it_was_selected_for():
+    """Re-measuring a selected example on a superset of its own draws inherits the selection (the Fig. 3 OS
+    finding at master seeds 121 and 223, issue #9); the level's independent replication does not, and still
+    confirms a counterexample that holds on fresh draws."""
+    superset = fuzz("test-seed-noise", examples=30, claim=_seed_noise_claim(replicate=False))
+    assert superset.found and superset.counterexample["seed"] == 1
+    fresh = fuzz("test-seed-noise", examples=30, claim=_seed_noise_claim(replicate=True))
+    assert fresh.counterexample["seed"] == 1 and not fresh.confirmed
+    assert "Replication on fresh draws: holds" in fresh.detail
+    real = fuzz("test-seed-noise", examples=30, claim=_seed_noise_claim(replicate=True, unlucky_everywhere=True))
+    assert real.found and real.counterexample["seed"] == 1
+
+
 def test_fuzz_reports_no_counterexample_for_a_true_claim():
     report = proofs_check.fuzz("wishart-moment", examples=5)
     assert not report.found and report.examples >= 1 and "no counterexample" in report.detail

@@ -22,6 +22,14 @@ experiment = lazy_module("numerics.experiments.gpt2")
 
 PAIRED = rules.PairedCI(0.95)
 MORE_SEEDS = lambda q: {"runs": 2 * q["runs"]}   # noqa: E731  (a failure is re-measured on twice the seeds)
+
+
+def FRESH_SEEDS(q):
+    """The fuzzer's replication of a counterexample: the same pretrained checkpoint (the master seed's), twice the
+    seeds, all of them past every seed index the check and its re-check trained (0 .. 2 runs - 1)."""
+    return {"runs": 2 * q["runs"], "first_run": 2 * q["runs"]}
+
+
 PARAMS = (Param("profile", "tiny", "protocol sizes: tiny (1 layer, seconds), small (the --small figure's), paper "
                 "(12 layers, a GPU's work)", str, choices=("tiny", "small", "paper")),
           p.runs(8))
@@ -39,16 +47,18 @@ def _protocol(q):
 _PANELS: dict = {}   # (protocol less its seed count, method, sweep, seed) -> the panel on the most seeds so far
 
 
-def _panel(protocol, method: str, sweep: str, seed: int) -> dict:
-    """One panel, computed once per process for the most seeds asked (several claims read the same panels under
+def _panel(protocol, method: str, sweep: str, q: dict) -> dict:
+    """One panel on seed indices ``first_run`` .. ``first_run + runs - 1`` of the master seed's pretrained model,
+    computed once per process for the most seeds asked (several claims read the same panels under
     `proofs-check all`): fewer seeds are its first rows, and more seeds (a re-check on twice the seeds) train only
     the new ones. Seeds are independent, so this is the panel trained on all of them at once (bitwise on the CPU:
     experiment.seed_indices)."""
-    key = (replace(protocol, seeds=2), method, sweep, seed)
+    first = q.get("first_run", 0)
+    key = (replace(protocol, seeds=2), method, sweep, q["seed"], first)
     have = _PANELS.get(key)
     done = 0 if have is None else len(have["loss"])
     if done < protocol.seeds:
-        more = experiment.panel(protocol, method, sweep, seed, seeds=range(done, protocol.seeds))
+        more = experiment.panel(protocol, method, sweep, q["seed"], seeds=range(first + done, first + protocol.seeds))
         have = more if have is None else {"values": have["values"],
                                           **{part: np.concatenate([have[part], more[part]]) for part in
                                              ("loss", "start")}}
@@ -63,7 +73,8 @@ def _paired(label: str, differences, what: str, context: dict) -> Case:
 
 def _context(q, protocol, panel: dict, method: str, sweep: str) -> dict:
     return {"profile": q["profile"], "method": method, "sweep": sweep, "values": list(panel["values"]),
-            "seeds": protocol.seeds, "mean_loss": panel["loss"].mean(0).tolist(),
+            "seeds": protocol.seeds, "seed_indices": [q.get("first_run", 0), q.get("first_run", 0) + protocol.seeds],
+            "mean_loss": panel["loss"].mean(0).tolist(),
             "pretrained_loss": panel["start"].mean(0).tolist(), "k_test": experiment.K_TEST,
             "steps": protocol.sft_steps if method == "SFT" else protocol.os_steps}
 
@@ -93,7 +104,7 @@ def turning_cases(q, protocol, panel, sweep: str) -> list:
 
 def sft_turning_training(q):
     protocol = _protocol(q)
-    panels = {("SFT", s): _panel(protocol, "SFT", s, q["seed"]) for s in ("B", "n")}
+    panels = {("SFT", s): _panel(protocol, "SFT", s, q) for s in ("B", "n")}
     cases = [c for s in ("B", "n") for c in turning_cases(q, protocol, panels[("SFT", s)], s)]
     return Measurement(cases, _record(panels))
 
@@ -102,7 +113,7 @@ def sft_turning_training(q):
 
 def sft_k_training(q):
     protocol = _protocol(q)
-    panels = {("SFT", s): _panel(protocol, "SFT", s, q["seed"]) for s in ("B", "k")}
+    panels = {("SFT", s): _panel(protocol, "SFT", s, q) for s in ("B", "k")}
     by_b, by_k = panels[("SFT", "B")]["loss"], panels[("SFT", "k")]["loss"]
     spread_b = by_b.max(1) - by_b.min(1)
     spread_k = np.abs(by_k[:, -1] - by_k[:, 0])
@@ -119,7 +130,7 @@ def sft_k_training(q):
 
 def os_data_training(q):
     protocol = _protocol(q)
-    panels = {("OS", s): _panel(protocol, "OS", s, q["seed"]) for s in ("B", "n")}
+    panels = {("OS", s): _panel(protocol, "OS", s, q) for s in ("B", "n")}
     cases = []
     for sweep in ("B", "n"):
         panel = panels[("OS", sweep)]
@@ -134,7 +145,7 @@ def os_data_training(q):
 
 def os_k_training(q):
     protocol = _protocol(q)
-    panel = _panel(protocol, "OS", "k", q["seed"])
+    panel = _panel(protocol, "OS", "k", q)
     ks, loss = list(panel["values"]), panel["loss"]
     case = _paired(f"OS: k = {ks[-1]} vs k = {ks[0]} in post-training (longer CoT raises the test loss)",
                    loss[:, -1] - loss[:, 0], f"test loss after k = {ks[-1]} minus after k = {ks[0]}",
@@ -150,7 +161,7 @@ def vs_lsa_training(q):
     protocol = _protocol(q)
     cases, record = [], {}
     for sweep in ("B", "n"):
-        panel = _panel(protocol, "SFT", sweep, q["seed"])
+        panel = _panel(protocol, "SFT", sweep, q)
         values, loss = list(panel["values"]), panel["loss"]
         arms = [arm for group in experiment.sweep_arms(protocol, sweep) for arm in group]
         theory = experiment.lsa_sft_prediction(protocol, arms, q["seed"])
@@ -172,7 +183,8 @@ def _level(measure, full: str, quick: str | None = None):
     ``quick`` with the 4 of --quick (fewer seeds can leave a difference inside its interval)."""
     quick = quick or full
     expected = full if quick == full else (lambda q: quick if q["runs"] <= QUICK["runs"] else full)
-    return Level(measure, PAIRED, expected=expected, quick=QUICK, recheck=MORE_SEEDS, shares="gpt2-pretraining")
+    return Level(measure, PAIRED, expected=expected, quick=QUICK, recheck=MORE_SEEDS, replicate=FRESH_SEEDS,
+                 shares="gpt2-pretraining")
 
 
 SOURCE = "Sec. 8, Fig. 3"
