@@ -138,7 +138,8 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
     report.counterexample = {**params, "seed": seed}
     report.confirmed = recheck.verdict == "fails"
     report.reproduce = recheck.reproduce
-    how = "Replication on fresh draws" if replicate else "Re-check at higher precision / more samples"
+    how = (f"Replication on fresh draws ({recheck.record['replication']})" if replicate
+           else "Re-check at higher precision / more samples")
     report.detail = (f"shrunk counterexample {report.counterexample}: {first.detail}. {how}: {recheck.verdict} "
                      f"({recheck.detail})")
     return report

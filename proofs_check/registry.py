@@ -256,6 +256,8 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
     detectable = [j.extra["min_detectable_effect"] for _, _, j in judged if "min_detectable_effect" in j.extra]
     if detectable:   # the record carries the level's power (rules.min_detectable_effect): its weakest case
         record = {**record, "min_detectable_effect": max(detectable)}
+    if replicate:    # where the replication measured (its fresh seed or seed indices), for the fuzzer's report
+        record = {**record, "replication": extra}
     note = None
     if worst.discrepancy is None and verdict != "holds":
         note = "the measured quantity is infinite or undefined (diverged or not computable)"

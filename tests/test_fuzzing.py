@@ -90,7 +90,7 @@ def test_a_counterexample_is_confirmed_on_fresh_draws_not_on_the_draws_it_was_se
     assert superset.found and superset.counterexample["seed"] == 1
     fresh = fuzz("test-seed-noise", examples=30, claim=_seed_noise_claim(replicate=True))
     assert fresh.counterexample["seed"] == 1 and not fresh.confirmed
-    assert "Replication on fresh draws: holds" in fresh.detail
+    assert "Replication on fresh draws ({'runs': 8, 'first_run': 8}): holds" in fresh.detail
     real = fuzz("test-seed-noise", examples=30, claim=_seed_noise_claim(replicate=True, unlucky_everywhere=True))
     assert real.found and real.counterexample["seed"] == 1
 

@@ -144,12 +144,14 @@ def test_the_claims_train_each_seed_of_a_panel_once(monkeypatch):
         return {"values": [1, 2], "loss": rows + np.zeros(2), "start": rows + np.ones(2)}
     monkeypatch.setattr(claims, "_PANELS", {})
     monkeypatch.setattr(claims.experiment, "panel", panel)
-    four, eight, two = (claims._panel(replace(MICRO, seeds=r), "SFT", "B", 0) for r in (4, 8, 2))
+    four, eight, two = (claims._panel(replace(MICRO, seeds=r), "SFT", "B", {"seed": 0}) for r in (4, 8, 2))
     assert trained == [range(0, 4), range(4, 8)]
     assert np.array_equal(eight["loss"][:, 0], np.arange(8)) and np.array_equal(four["loss"], eight["loss"][:4])
     assert np.array_equal(two["start"], eight["start"][:2])
-    claims._panel(replace(MICRO, seeds=4), "SFT", "B", 1)      # another stream seed: trained from the start
+    claims._panel(replace(MICRO, seeds=4), "SFT", "B", {"seed": 1})      # another stream seed: trained from the start
     assert trained[-1] == range(0, 4)
+    fresh = claims._panel(replace(MICRO, seeds=4), "SFT", "B", {"seed": 0, "first_run": 8})   # a replication
+    assert trained[-1] == range(8, 12) and np.array_equal(fresh["loss"][:, 0], np.arange(8, 12))
 
 
 def test_pretrained_checkpoint_is_computed_once_and_read_from_the_cache(tmp_path, monkeypatch):

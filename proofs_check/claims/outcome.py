@@ -13,7 +13,7 @@ from numerics.streams import stream_seed, torch_generator
 from proofs_check import measures, mutants, rules
 from proofs_check import params as p
 from proofs_check import strategies as fz
-from proofs_check.spec import Case, Claim, Condition, FuzzSpec, Level, Measurement, Param
+from proofs_check.spec import Case, Claim, Condition, FuzzSpec, Level, Measurement, Param, on_fresh_seed
 
 # heavy modules (torch, sympy, the compiled theory) are imported when a measurement first uses them,
 # so that `proofs-check list`, `--help` and `--version` stay light (numerics/lazy.py)
@@ -357,7 +357,10 @@ def _os_setup(q):
 
 
 def _run_seed(q) -> int:
-    """The seed of the trained runs: a re-check (twice the runs) draws a fresh stream, not the first runs again."""
+    """The seed of the trained runs: a re-check (twice the runs) draws a fresh stream, not the first runs again, and
+    the fuzzer's replication (Level.replicate) another; the shift, drawn from the master seed, stays the same."""
+    if q.get("replication"):
+        return stream_seed(q["seed"], "replication")
     return stream_seed(q["seed"], "recheck") if q.get("recheck") else q["seed"]
 
 
@@ -449,6 +452,7 @@ def insight4_montecarlo(q):
 
 PAIRED = rules.PairedCI(0.95)
 MORE_SEEDS = lambda q: {"runs": 2 * q["runs"]}   # noqa: E731  (a failure is re-measured on twice the seeds)
+FRESH_RUNS = lambda q: {**MORE_SEEDS(q), "replication": True}   # noqa: E731  (the fuzzer's: another stream, _run_seed)
 OS_PARAMS = COMMON + (_radius(0.8), p.steps(400))
 INSIGHT_3 = Claim(
     id="insight-3", source="Insight 3 (§6); Figs. 3d-e, 4d-e", kind="operationalisation",
@@ -459,6 +463,7 @@ INSIGHT_3 = Claim(
     params=OS_PARAMS + (p.runs(10),),
     conditions=(PROMPTS_FROM_TEST,),
     levels={"montecarlo": Level(insight3_montecarlo, PAIRED, quick={"runs": 6, "steps": 100}, recheck=MORE_SEEDS,
+                                replicate=FRESH_RUNS,
                                 memory=lambda q: _prompt_memory(q, 8 * q["runs"] * q["B"], q["n"]))},
     unchecked={"symbolic": "qualitative", "numeric": "qualitative", "training": "the montecarlo level trains"},
     fuzz=FuzzSpec("montecarlo", (("d", fz.with_edges(2, 4)), ("radius", fz.radii(0.1, 0.95)),
@@ -481,7 +486,7 @@ INSIGHT_4 = Claim(
     params=OS_PARAMS + (p.runs(40),),
     conditions=(PROMPTS_FROM_TEST,),
     levels={"montecarlo": Level(insight4_montecarlo, {"paired": PAIRED}, expected="fails",
-                                quick={"runs": 5, "steps": 60}, recheck=MORE_SEEDS,
+                                quick={"runs": 5, "steps": 60}, recheck=MORE_SEEDS, replicate=FRESH_RUNS,
                                 memory=lambda q: 2 * _prompt_memory(q, q["runs"] * q["B"], q["n"]))},
     unchecked={"symbolic": "qualitative", "numeric": "qualitative", "training": "the montecarlo level trains"},
     fuzz=FuzzSpec("montecarlo", (("d", fz.with_edges(2, 4)), ("radius", fz.radii(0.1, 0.95)),
@@ -717,6 +722,9 @@ BALANCE = Claim(
                                                   "count": rules.NoViolations(), "paired": PAIRED,
                                                   "converges": rules.NoViolationsDecided()},
                               quick={"steps": 300, "runs": 3},
+                              # the mixtures are the parameters' (balance_setup), the seed draws the prompts: a
+                              # fuzzed counterexample is confirmed on another seed's prompts, twice the runs
+                              replicate=on_fresh_seed(lambda q: {"runs": 2 * q["runs"]}),
                               memory=lambda q: 2 * _prompt_memory(q, q["runs"] * q["B"], q["n"]))},
     fuzz=FuzzSpec("training", (("d", fz.with_edges(2, 4)), ("k", fz.with_edges(2, 3)),
                                ("n", _balance_premise_lengths),

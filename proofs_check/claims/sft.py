@@ -14,7 +14,7 @@ from proofs_check import measures, mutants, rules
 from proofs_check import params as p
 from proofs_check.precision import ladder_compare
 from proofs_check import strategies as fz
-from proofs_check.spec import Case, Claim, Condition, CrossCheck, FuzzSpec, Level, Measurement, Param
+from proofs_check.spec import Case, Claim, Condition, CrossCheck, FuzzSpec, Level, Measurement, Param, on_fresh_seed
 
 # heavy modules (torch, sympy, the compiled theory) are imported when a measurement first uses them,
 # so that `proofs-check list`, `--help` and `--version` stay light (numerics/lazy.py)
@@ -791,7 +791,10 @@ SFT_DATA_SCALING = Claim(
                                 quick={"d": 24, "runs": 24}, memory=lambda q: 8.0 * 8 * q["runs"] * 4 * q["d"] ** 2,
                                 # a failing shape (significantly the other way) is re-measured with 4x the runs
                                 # before it is reported, as every Monte Carlo level is
-                                recheck=lambda q: {"runs": 4 * q["runs"]})},
+                                recheck=lambda q: {"runs": 4 * q["runs"]},
+                                # the re-check's runs include the first ones; a fuzzed counterexample is confirmed
+                                # on another seed's draws (BlockSetup is the parameters': the seed draws only data)
+                                replicate=on_fresh_seed(lambda q: {"runs": 4 * q["runs"]}))},
     unchecked={"symbolic": "qualitative curve shapes", "numeric": "the curves are of a random Ṽ*",
                "training": NO_TRAINING},
     # 'strong interference (small r)' means r = 0.01 << η(ρ + 1): η from 0.05 (below it r is not small)
