@@ -74,10 +74,12 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
     theory is 0, e.g. a gradient that must vanish).
 
     The re-check before a failure is reported (Level.recheck) re-runs this with more samples and,
-    through ``params['recheck']``, a fresh stream."""
+    through ``params['recheck']``, a fresh stream; the fuzzer's replication (Level.replicate, with
+    ``params['replication']``) another."""
     theory = np.asarray(theory, dtype=float).ravel()
     samples = int(params["samples"])
-    names = (*stream, "recheck") if params.get("recheck") else stream
+    names = (*stream, "replication") if params.get("replication") else (*stream, "recheck") if params.get("recheck") \
+        else stream
     result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
     norm = float(np.linalg.norm(theory))

@@ -90,11 +90,12 @@ def test_fuzz_expensive_claims(claim_id):
 def test_statistical_levels_the_fuzzer_searches_confirm_on_fresh_draws():
     """A search keeps its most extreme example among hundreds; a confirmation that re-measures it on a superset of
     its own draws inherits that selection (issue #9: no false counterexamples). Every fuzzed level judged by a
-    paired interval or a noise-aware bound declares an independent replication: another seed's draws
-    (spec.on_fresh_seed), fresh seed indices of the same checkpoint (Fig. 3) or another run stream (outcome)."""
+    paired interval, a z-test or a noise-aware bound declares an independent replication: another seed's draws
+    (spec.on_fresh_seed), fresh seed indices of the same checkpoint (Fig. 3) or another stream (outcome, and
+    measures.monte_carlo)."""
     from proofs_check import rules
     from proofs_check.registry import resolve_params
-    judged_by_noise = (rules.PairedCI, rules.AtMostBeyondNoise)
+    judged_by_noise = (rules.PairedCI, rules.AtMostBeyondNoise, rules.ZTest)
     for claim in all_claims():
         if claim.fuzz is None:
             continue

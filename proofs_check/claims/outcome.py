@@ -534,7 +534,8 @@ def policy_montecarlo(q):
             q, f"REINFORCE {name} baseline vs -2∇L_OS (antithetic pairs)", ("rl", f"baseline={baseline}"),
             baseline=baseline, antithetic=True, **context))
         variances[baseline] = experiment.reinforce_variance(
-            s, w, v, k, POLICY_STD, ACTIONS, 2000, baseline, torch_generator(q["seed"], "rl variance", name))
+            s, w, v, k, POLICY_STD, ACTIONS, 2000, baseline,
+            torch_generator(q["seed"], "rl variance", name, *(("replication",) if q.get("replication") else ())))
     for case in cases:
         case.rule = "unbiased"
     cases.append(Case("the leave-one-out baseline lowers the variance",
@@ -565,7 +566,9 @@ RL_POLICY_GRADIENT = Claim(
     params=COMMON + (p.samples(100_000),),
     levels={"montecarlo": Level(policy_montecarlo, {"unbiased": rules.ZTest(1e-3),
                                                     "baseline": rules.AtMost("variance_ratio", 1.0)},
-                                quick={"samples": 4000}, recheck=lambda q: {"samples": 4 * q["samples"]})},
+                                quick={"samples": 4000}, recheck=lambda q: {"samples": 4 * q["samples"]},
+                                # the prompts and Σ (the instance) stay; the policy's samples come from another stream
+                                replicate=lambda q: {"samples": 4 * q["samples"], "replication": True})},
     unchecked={"symbolic": "the identities are checked by sampling", "numeric": "a sampling statement",
                "training": "unbiasedness is checked directly"},
     fuzz=FuzzSpec("montecarlo", (("d", fz.with_edges(1, 4)), ("k", fz.with_edges(1, 4)), ("n", fz.with_edges(1, 64)),
