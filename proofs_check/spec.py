@@ -193,15 +193,16 @@ class Level:
         return self.expected(params) if callable(self.expected) else self.expected
 
 
-def on_fresh_seed(sizes) -> Callable[[dict], dict]:
-    """``Level.replicate`` for a level whose seed draws only noise (its instance is set by its parameters alone):
-    ``sizes`` (a dict, or a function of the parameters, like ``Level.recheck``) on the master seed's
-    'replication' stream, whose draws share nothing with the check's or its re-check's."""
-    def replicate(params: dict) -> dict:
+def on_fresh_seed(sizes, stream: str = "replication") -> Callable[[dict], dict]:
+    """``Level.replicate`` (or ``Level.recheck``, with ``stream="recheck"``) for a level whose seed draws only noise
+    (its instance is set by its parameters alone): ``sizes`` (a dict, or a function of the parameters, like
+    ``Level.recheck``) on the master seed's ``stream``, whose draws share nothing with the check's or the other
+    stream's."""
+    def fresh(params: dict) -> dict:
         from numerics.streams import stream_seed
         extra = sizes(params) if callable(sizes) else dict(sizes)
-        return {**extra, "seed": stream_seed(params["seed"], "replication")}
-    return replicate
+        return {**extra, "seed": stream_seed(params["seed"], stream)}
+    return fresh
 
 
 @dataclass(frozen=True)

@@ -726,8 +726,10 @@ BALANCE = Claim(
                                                   "converges": rules.NoViolationsDecided()},
                               quick={"steps": 300, "runs": 3},
                               # the mixtures are the parameters' (balance_setup), the seed draws the prompts: a
-                              # fuzzed counterexample is confirmed on another seed's prompts, twice the runs
-                              replicate=on_fresh_seed(lambda q: {"runs": 2 * q["runs"]}),
+                              # failure is re-checked on another seed's prompts (twice the runs) before it is
+                              # reported, and a fuzzed counterexample confirmed on a third's
+                              recheck=on_fresh_seed(MORE_SEEDS, "recheck"),
+                              replicate=on_fresh_seed(MORE_SEEDS),
                               memory=lambda q: 2 * _prompt_memory(q, q["runs"] * q["B"], q["n"]))},
     fuzz=FuzzSpec("training", (("d", fz.with_edges(2, 4)), ("k", fz.with_edges(2, 3)),
                                ("n", _balance_premise_lengths),
