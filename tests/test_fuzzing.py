@@ -124,3 +124,25 @@ def test_a_failure_only_outside_the_claims_conditions_is_not_a_counterexample():
 def test_package_fuzz_is_not_shadowed_by_its_module():
     import proofs_check.fuzzing  # noqa: F401  (importing the module must not replace the function)
     assert callable(proofs_check.fuzz) and proofs_check.fuzz.__module__ == "proofs_check"
+
+
+def test_the_campaign_summary_counts_drawn_checked_and_distinct_examples_across_shards(tmp_path):
+    """benchmarks/fuzz_summary.py (the README's campaign counts come from it): repeats within a shard are drawn but
+    not checked, the same example in two shards is one distinct example, and a failure is listed and sets the status."""
+    import importlib.util
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_summary.py"
+    spec = importlib.util.spec_from_file_location("fuzz_summary", path)
+    summary = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(summary)
+
+    def line(seed, verdict="holds", repeat=False, severity=0.5):
+        return json.dumps({"params": {"runs": 4}, "seed": seed, "verdict": verdict, "severity": severity,
+                           "repeat": repeat})
+    (tmp_path / "fig3-os-data_1.jsonl").write_text("\n".join([line(0), line(0, repeat=True), line(7)]) + "\n")
+    (tmp_path / "fig3-os-data_2.jsonl").write_text("\n".join([line(0), line(9, "fails", severity=2.5)]) + "\n")
+    lines, failed = summary.summarise(sorted(tmp_path.glob("*.jsonl")))
+    assert lines[0].startswith("fig3-os-data: 5 examples drawn, 4 checked") and "3 distinct across shards" in lines[0]
+    assert "worst severity 2.5" in lines[0] and failed and lines[1].startswith("  fails:")
+    assert summary.summarise([tmp_path / "fig3-os-data_1.jsonl"])[1] is False
