@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("claim", help="a claim id (listed below)")
     one.add_argument("--level", choices=("symbolic", "numeric", "montecarlo", "training"), default=None,
                      help="one level (default: all four)")
+    one.add_argument("--replicate", action="store_true",
+                     help="measure the level's independent replication (fresh draws of the same instance), the "
+                          "fuzzer's confirmation of a counterexample; needs a --level that declares one")
     _common(one)
     add_sweep_arguments(one, "parallel checks")
     every = sub.add_parser("all", help="verify every claim at every level")
@@ -250,6 +253,8 @@ def _fuzz(args) -> int:
         print(("CONFIRMED counterexample" if report.confirmed else "did not survive the re-check") +
               f": {json.dumps(report.counterexample)}")
         print(f"reproduce: {report.reproduce}")
+        if report.replicated:
+            print(f"replication: {report.reproduce} --replicate")
     return 1 if report.found else 0
 
 
@@ -302,7 +307,7 @@ def _figure(args) -> int:
     return 0
 
 
-def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool, args=None):
+def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool, args=None, replicate: bool = False):
     """The checks as a cached sweep (proofs_check/sweeps.py) with a progress bar on stderr (a terminal only, never
     with --json); returns (results, seconds). On Ctrl-C with --json, the finished checks are printed as valid
     JSON before the interrupt goes on to main (one line on stderr, exit 130)."""
@@ -310,7 +315,7 @@ def _run_verify(claim_id, level, seed, quick, overrides, quiet: bool, args=None)
     from proofs_check.sweeps import verify_sweep
     started = time.perf_counter()
     try:
-        results = verify_sweep(claim_id, level, seed, quick, overrides, sweep_options(args, "checks", quiet))
+        results = verify_sweep(claim_id, level, seed, quick, overrides, sweep_options(args, "checks", quiet), replicate)
     except SweepInterrupted as stop:
         if quiet:
             print(stop.partial_results.to_json(), flush=True)
@@ -325,7 +330,8 @@ def _verify(args, extra: list[str]) -> int:
             raise ValidationError(f"parameter '--{next(iter(overrides))}': `all` takes no claim parameters")
         results, seconds = _run_verify(None, None, args.seed, args.quick, {}, args.json, args)
         return _print_results(results, args.json, args.verbose, seconds=seconds)
-    results, seconds = _run_verify(args.claim, args.level, args.seed, args.quick, overrides, args.json, args)
+    results, seconds = _run_verify(args.claim, args.level, args.seed, args.quick, overrides, args.json, args,
+                                   args.replicate)
     return _print_results(results, args.json, args.verbose, per_level=True, seconds=seconds)
 
 

@@ -29,6 +29,7 @@ class FuzzReport:
     counterexample: dict | None = None
     confirmed: bool = False
     reproduce: str = ""
+    replicated: bool = False   # confirmed (or not) by the level's independent replication (Level.replicate)
     detail: str = ""
     errors: list = field(default_factory=list)
 
@@ -138,6 +139,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
     report.counterexample = {**params, "seed": seed}
     report.confirmed = recheck.verdict == "fails"
     report.reproduce = recheck.reproduce
+    report.replicated = replicate
     how = (f"Replication on fresh draws ({recheck.record['replication']})" if replicate
            else "Re-check at higher precision / more samples")
     report.detail = (f"shrunk counterexample {report.counterexample}: {first.detail}. {how}: {recheck.verdict} "

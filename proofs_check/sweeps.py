@@ -105,10 +105,10 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def check_record(claim: str, level: str, seed: int, quick: bool, overrides: dict) -> dict:
+def check_record(claim: str, level: str, seed: int, quick: bool, overrides: dict, replicate: bool = False) -> dict:
     """One task: ``run_check`` of (claim, level) as its JSON record, with the run time beside it."""
     from proofs_check.registry import get_claim, run_check
-    result = run_check(get_claim(claim), level, seed, quick, overrides)
+    result = run_check(get_claim(claim), level, seed, quick, overrides, replicate=replicate)
     return {"record": result.to_dict(), "time_s": result.time_s}
 
 
@@ -123,9 +123,11 @@ def _measure_source(claim, level_name: str) -> tuple:
     return () if path is None or package in path.parents else (str(path),)
 
 
-def check_tasks(claim_id: str | None, level: str | None, seed: int, quick: bool, overrides: dict) -> list:
+def check_tasks(claim_id: str | None, level: str | None, seed: int, quick: bool, overrides: dict,
+                replicate: bool = False) -> list:
     """The (claim, level) tasks of ``verify`` (one claim) or ``all`` (``claim_id=None``), every override
-    validated first (as :func:`proofs_check.registry.verify` does)."""
+    validated first (as :func:`proofs_check.registry.verify` does). ``replicate``: the level's independent
+    replication instead (``verify --replicate``; a task of its own, keyed apart from the check)."""
     from numerics.sweep import Task
     from numerics.validation import ValidationError
     from proofs_check.registry import all_claims, check_seed, get_claim, resolve_params
@@ -138,8 +140,12 @@ def check_tasks(claim_id: str | None, level: str | None, seed: int, quick: bool,
     for claim in claims:
         for name in levels:
             resolve_params(claim, overrides, seed, quick, claim.levels.get(name))
+            if replicate and getattr(claim.levels.get(name), "replicate", None) is None:
+                raise ValidationError(f"parameter '--replicate': claim '{claim.id}', level '{name}' has no "
+                                      f"independent replication (Level.replicate); name a --level that has one")
+    extra = {"replicate": True} if replicate else {}     # absent otherwise: the checks' cache keys stay as they were
     return [Task("proofs_check.sweeps:check_record",
-                 dict(claim=claim.id, level=name, seed=seed, quick=quick, overrides=dict(overrides)),
+                 dict(claim=claim.id, level=name, seed=seed, quick=quick, overrides=dict(overrides), **extra),
                  label=f"{claim.id} {name}", sources=("proofs_check", *_measure_source(claim, name)))
             for claim in claims for name in levels]
 
@@ -214,11 +220,11 @@ def cached_check(cache_root=None):
     return check
 
 
-def verify_sweep(claim_id, level, seed: int, quick: bool, overrides: dict, options):
+def verify_sweep(claim_id, level, seed: int, quick: bool, overrides: dict, options, replicate: bool = False):
     """``verify`` / ``all`` through numerics.sweep: cached, parallel, interruptible. Raises
     numerics.sweep.SweepInterrupted with ``partial_results`` (the finished checks) on Ctrl-C."""
     from numerics.sweep import SweepInterrupted, run_sweep
-    tasks = check_tasks(claim_id, level, seed, quick, overrides)
+    tasks = check_tasks(claim_id, level, seed, quick, overrides, replicate)
     order = execution_order(tasks)
     try:
         records = run_sweep([tasks[position] for position in order], options, "checks")

@@ -89,6 +89,8 @@ def test_reproduce_commands_reproduce(capsys, argv):
     (["verify", "wishart-moment", "--seed", "-1"], "parameter '--seed'"),
     (["verify", "wishart-moment", "--seed", "99999999999999999999"], "parameter '--seed'"),
     (["all", "--d", "3"], "takes no claim parameters"),
+    (["verify", "wishart-moment", "--replicate"], "parameter '--replicate'"),
+    (["verify", "insight-3", "--replicate", "--no-cache"], "parameter '--replicate'"),      # every level: one has none
     (["fuzz", "lsa-reduction", "--examples", "0"], "--examples"),
     (["figure", "fig1", "--small", "--out", "/proc/x"], "parameter '--out'"),
 ])
@@ -109,6 +111,19 @@ def test_bogus_hypothesis_profile_is_a_one_line_error(capsys, monkeypatch):
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "bogus")
     assert main(["fuzz", "wishart-moment", "--examples", "1"]) == 2
     assert "HYPOTHESIS_PROFILE" in capsys.readouterr().err
+
+
+def test_verify_replicate_measures_fresh_draws_of_the_same_instance(capsys, tmp_path):
+    """`verify --replicate` (the command a fuzzer's 'replication:' line prints): the level's independent replication,
+    a task of its own beside the check in the cache, on other runs than the check's."""
+    argv = ["verify", "insight-3", "--level", "montecarlo", "--quick", "--json", "--cache", str(tmp_path)]
+    assert main(argv) == 0
+    (check,) = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--replicate"]) == 0
+    (replication,) = json.loads(capsys.readouterr().out)
+    assert replication["record"]["replication"] == {"runs": 12, "replication": True}
+    assert "replication" not in check["record"] and check["params"]["runs"] == 6
+    assert replication["cases"][0]["values"] != check["cases"][0]["values"]
 
 
 def test_same_seed_gives_bitwise_identical_json(capsys):
