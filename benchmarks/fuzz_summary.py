@@ -4,8 +4,8 @@
 
 A log's file name starts with its claim id and an underscore (``fig3-sft-k_3.jsonl``). Prints, per claim, the
 examples drawn, those checked (a run does not re-check an example it drew before) and those distinct across
-shards (each shard starts hypothesis afresh, so its simplest examples repeat), the count of each verdict, the largest severity (discrepancy / tolerance) and where, and every failing
-example. Exit status 1 when any example failed (a counterexample still has to survive its re-check, which the
+shards (each shard starts hypothesis afresh, so its simplest examples repeat), the count of each verdict, the
+largest severity (discrepancy / tolerance) and where, and every failing example. Exit status 1 when any example failed (a counterexample still has to survive its re-check, which the
 shard's own output reports).
 """
 from __future__ import annotations

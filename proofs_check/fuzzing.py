@@ -78,7 +78,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
     state = {"count": 0, "worst": (0.0, None), "failing": None, "rejected": 0, "outside_conditions": 0}
     record = _example_log(log)
 
-    checked = {}   # a check is deterministic in (parameters, seed): one hypothesis draws again is not re-run
+    checked = {}   # a check is deterministic in (parameters, seed): an example drawn again is not re-run
 
     def _checked(params, seed):
         """The check's result at ``params`` and ``seed`` (None outside the claim's domain), logged."""
@@ -127,9 +127,9 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
     if state["failing"] is None:
         outside = (f"; {state['outside_conditions']} failed only outside the claim's conditions"
                    if state["outside_conditions"] else "")
-        report.detail = f"no counterexample in {state['count']} examples ({len(checked)} distinct, " \
-                        f"{state['rejected']} outside the claim's domain{outside}); worst discrepancy/tolerance {report.worst_ratio:.3g} at " \
-                        f"{report.worst_params}"
+        report.detail = (f"no counterexample in {state['count']} examples ({len(checked)} distinct, "
+                         f"{state['rejected']} outside the claim's domain{outside}); worst discrepancy/tolerance "
+                         f"{report.worst_ratio:.3g} at {report.worst_params}")
         return report
     params, seed, first = state["failing"]
     # a level with an independent replication is confirmed on fresh draws of the same instance: the search kept

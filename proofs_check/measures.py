@@ -78,8 +78,11 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
     ``params['replication']``) another."""
     theory = np.asarray(theory, dtype=float).ravel()
     samples = int(params["samples"])
-    names = (*stream, "replication") if params.get("replication") else (*stream, "recheck") if params.get("recheck") \
-        else stream
+    names = stream
+    if params.get("replication"):
+        names = (*stream, "replication")
+    elif params.get("recheck"):
+        names = (*stream, "recheck")
     result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
     norm = float(np.linalg.norm(theory))

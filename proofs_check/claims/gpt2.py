@@ -22,13 +22,9 @@ experiment = lazy_module("numerics.experiments.gpt2")
 
 PAIRED = rules.PairedCI(0.95)
 MORE_SEEDS = lambda q: {"runs": 2 * q["runs"]}   # noqa: E731  (a failure is re-measured on twice the seeds)
-
-
-def FRESH_SEEDS(q):
-    """The fuzzer's replication of a counterexample: the same pretrained checkpoint (the master seed's), twice the
-    seeds, all of them past every seed index the check and its re-check trained (0 .. 2 runs - 1)."""
-    return {"runs": 2 * q["runs"], "first_run": 2 * q["runs"]}
-
+# The fuzzer's replication of a counterexample (Level.replicate): the same pretrained checkpoint (the master seed's),
+# twice the seeds, all past every seed index the check and its re-check trained (0 .. 2 runs - 1)
+FRESH_SEEDS = lambda q: {"runs": 2 * q["runs"], "first_run": 2 * q["runs"]}   # noqa: E731
 
 PARAMS = (Param("profile", "tiny", "protocol sizes: tiny (1 layer, seconds), small (the --small figure's), paper "
                 "(12 layers, a GPU's work)", str, choices=("tiny", "small", "paper")),
@@ -44,7 +40,7 @@ def _protocol(q):
     return replace(experiment.profile(q["profile"]), seeds=q["runs"])
 
 
-_PANELS: dict = {}   # (protocol less its seed count, method, sweep, seed) -> the panel on the most seeds so far
+_PANELS: dict = {}   # (protocol less its seed count, method, sweep, seed, first seed index) -> the panel so far
 
 
 def _panel(protocol, method: str, sweep: str, q: dict) -> dict:

@@ -792,8 +792,9 @@ SFT_DATA_SCALING = Claim(
                                 # a failing shape (significantly the other way) is re-measured with 4x the runs
                                 # before it is reported, as every Monte Carlo level is
                                 recheck=lambda q: {"runs": 4 * q["runs"]},
-                                # the re-check's runs include the first ones; a fuzzed counterexample is confirmed
-                                # on another seed's draws (BlockSetup is the parameters': the seed draws only data)
+                                # the re-check draws 4x the runs from the check's own streams (not disjoint from
+                                # its draws by construction); a fuzzed counterexample is confirmed on another
+                                # seed's draws (BlockSetup is the parameters': the seed draws only data)
                                 replicate=on_fresh_seed(lambda q: {"runs": 4 * q["runs"]}))},
     unchecked={"symbolic": "qualitative curve shapes", "numeric": "the curves are of a random Ṽ*",
                "training": NO_TRAINING},
