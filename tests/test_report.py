@@ -251,12 +251,12 @@ def test_report_without_from_runs_verify(records, tmp_path, capsys, monkeypatch)
     import proofs_check.sweeps as sweeps   # `report` runs the checks as a cached sweep, like `all`
     calls = []
 
-    def fake_verify(claim_id, level, seed, quick, overrides, options):
-        calls.append((claim_id, level, seed, quick))
+    def fake_verify(claim_id, level, seed, quick, overrides, options, replicate=False):
+        calls.append((claim_id, level, seed, quick, replicate))
         return Results(r for r in records if r.as_expected)
     monkeypatch.setattr(sweeps, "verify_sweep", fake_verify)
     assert main(["report", "--out", str(tmp_path), "--quick", "--seed", "7", "--format", "html"]) == 0
-    assert calls == [(None, None, 7, True)]
+    assert calls == [(None, None, 7, True, False)]
     html_text = (tmp_path / "report.html").read_text()
     assert "computed by this run" in html_text and not (tmp_path / "report.md").exists()
 
