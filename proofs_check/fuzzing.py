@@ -47,10 +47,17 @@ def _severity(result) -> float:
 
 
 def _example_log(path):
-    """A function recording one example per JSON line in ``path`` (appended, flushed), or doing nothing."""
+    """A function recording one example per JSON line in ``path`` (appended, flushed), or doing nothing. The path
+    is tried before the search starts: an unwritable one is a one-line error, not a failure inside hypothesis."""
     if path is None:
         return lambda *example: None
     from pathlib import Path
+    try:
+        with Path(path).open("a"):
+            pass
+    except OSError as error:
+        raise ValidationError(f"parameter 'log' (--log): {str(path)!r} is not a file that can be appended to "
+                              f"({error.strerror or error})") from None
 
     def record(params, seed, verdict, severity, repeat):
         line = {"params": params, "seed": seed, "verdict": verdict,

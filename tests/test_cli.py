@@ -92,6 +92,8 @@ def test_reproduce_commands_reproduce(capsys, argv):
     (["verify", "wishart-moment", "--replicate"], "parameter '--replicate'"),
     (["verify", "insight-3", "--replicate", "--no-cache"], "parameter '--replicate'"),      # every level: one has none
     (["fuzz", "lsa-reduction", "--examples", "0"], "--examples"),
+    (["fuzz", "wishart-moment", "--examples", "1", "--log", "/proc/x/y"], "(--log)"),
+    (["fuzz", "wishart-moment", "--examples", "1", "--log", "/tmp"], "(--log)"),
     (["figure", "fig1", "--small", "--out", "/proc/x"], "parameter '--out'"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, fragment):
