@@ -282,6 +282,8 @@ class Identity:
 
     def judge(self, values: dict) -> Judgement:
         nonzero = int(values["nonzero"])
+        if not values["identities"]:     # a derivation that proves nothing cannot hold
+            return Judgement("inconclusive", 0.0, 0.0, "no identity to check: the derivation proves nothing")
         return Judgement("holds" if nonzero == 0 else "fails", float(nonzero), 0.0,
                          f"{nonzero} of {len(values['identities'])} identities do not vanish")
 

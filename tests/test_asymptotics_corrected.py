@@ -139,10 +139,9 @@ def test_quick_verdicts(quick_check):
         assert result.verdict == result.expected == "holds", result.detail
 
 
-def test_figure5_draws_the_corrected_f(tmp_path):
+def test_figure5_draws_the_corrected_f(small_figures):
     import csv
-    from figures import make_figure
-    paths = make_figure("fig5", small=True, out_dir=tmp_path)
+    paths = small_figures["fig5"]                     # drawn once per session (tests/conftest.py)
     with open(next(p for p in paths if p.suffix == ".csv")) as handle:
         rows = list(csv.DictReader(handle))
     series = {r["series"] for r in rows}

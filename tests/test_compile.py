@@ -155,6 +155,51 @@ def test_the_evaluation_plan_replays_the_tree_walk_bitwise():
     assert checked >= 30
 
 
+def test_a_bound_expression_gives_the_unbound_numbers_bitwise_and_computes_its_fixed_parts_once():
+    """bind_numpy (numerics.sft.gradient_descent's loop): every call equals .numpy with all inputs, bitwise, along a
+    descent path; the subexpressions free of the varying input are evaluated on the first call only."""
+    from numerics.compile import NumpyOps
+    from numerics.sft import COMPILED
+    gradient, rng = COMPILED["gradient"], np.random.default_rng(3)
+    phi, omega = rng.standard_normal((5, 9)), rng.standard_normal((5, 9))
+    bound = gradient.bind_numpy(("V",), Phi=phi, Omega=omega, c_k=0.7, eta=0.3)
+    v = rng.standard_normal((4, 5, 5))                                   # a batch of 4 starts
+    for _ in range(5):
+        step = bound(V=v)
+        assert np.array_equal(step, gradient.numpy(V=v, Phi=phi, Omega=omega, c_k=0.7, eta=0.3))
+        v = v - 0.01 * step
+    calls = []
+
+    class Counting(NumpyOps):
+        def transpose(self, a):                     # Φᵀ does not depend on V
+            calls.append("transpose")
+            return super().transpose(a)
+    counted = type(bound)(gradient, ("V",), Counting(), dict(Phi=phi, Omega=omega, c_k=0.7, eta=0.3))
+    for _ in range(3):
+        counted(V=v)
+    assert calls == ["transpose"]
+    with pytest.raises(ValidationError, match="shape"):
+        bound(V=v[:2])
+    with pytest.raises(ValidationError, match="varying"):
+        gradient.bind_numpy(("W",), Phi=phi)
+    with pytest.raises(ValidationError, match="both"):
+        gradient.bind_numpy(("V",), V=v, Phi=phi, Omega=omega, c_k=0.7, eta=0.3)
+    with pytest.raises(ValidationError, match="exactly"):
+        bound(V=v, Phi=phi)
+
+
+def test_a_stack_times_a_matrix_is_numpys_product():
+    from numerics.compile import NumpyOps
+    rng = np.random.default_rng(4)
+    for stack, matrix in (((7, 3, 4), (4, 2)), ((2, 5, 3, 3), (3, 3)), ((3, 4), (4, 2)), ((6, 3, 3), (6, 3, 3))):
+        a, b = rng.standard_normal(stack), rng.standard_normal(matrix)
+        np.testing.assert_allclose(NumpyOps.matmul(a, b), np.matmul(a, b), rtol=1e-14, atol=1e-14)
+        assert NumpyOps.matmul(a, b).shape == np.matmul(a, b).shape
+    transposed, right = rng.standard_normal((5, 4, 3)).swapaxes(-1, -2), rng.standard_normal((4, 2))  # a view
+    np.testing.assert_allclose(NumpyOps.matmul(transposed, right), np.matmul(transposed, right), rtol=1e-14,
+                               atol=1e-14)
+
+
 def test_lazy_compiled_builds_each_formula_once_on_first_use():
     import sympy as sp
     from numerics.compile import CompiledExpression, LazyCompiled

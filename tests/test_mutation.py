@@ -134,7 +134,7 @@ def test_cli_mutate_json_and_errors(capsys):
         assert record["status"] == ("equivalent" if record["equivalent"] else "killed")
         # the training level runs GD at the numeric level's steps too (its rate misprints passed at one step)
         assert record["killed_by"] == ([] if record["equivalent"] else ["numeric", "training"])
-    assert main(["mutate", "thm-4.2", "--quick", "--no-cache"]) == 0
+    assert main(["mutate", "thm-4.2", "--quick", "--first-kill", "--no-cache"]) == 0    # the text output
     out = capsys.readouterr().out
     assert "thm-4.2::rate-dropped-c_k  KILLED" in out and "kill rate per level" in out
     assert main(["mutate", "no-such-claim", "--no-cache"]) == 2

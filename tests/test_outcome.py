@@ -7,7 +7,6 @@ from hypothesis import given, strategies as st
 from numerics import outcome as os_numerics
 from numerics.experiments import outcome as experiment
 from numerics.sampling import make_generator, sample_prompts
-from proofs_check import verify
 from theory import outcome as theory
 from theory.derivation import is_zero
 
@@ -66,14 +65,14 @@ def test_spectral_radius_of_diverged_runs_is_infinite():
     assert radius[0] == 1 and torch.isinf(radius[1])
 
 
-def test_os_sharpness_verdicts():
-    (printed,) = verify("os-sharpness", level="numeric", quick=True)
-    (corrected,) = verify("os-sharpness-corrected", level="numeric", quick=True)
+def test_os_sharpness_verdicts(quick_check):
+    printed = quick_check("os-sharpness", "numeric")
+    corrected = quick_check("os-sharpness-corrected", "numeric")
     assert printed.verdict == "fails" and corrected.verdict == "holds"
 
 
-def test_policy_gradient_claim_holds():
-    (result,) = verify("rl-policy-gradient", level="montecarlo", quick=True)
+def test_policy_gradient_claim_holds(quick_check):
+    result = quick_check("rl-policy-gradient", "montecarlo")
     assert result.verdict == "holds", result.detail
     starvation = result.record["nonzero_reward_fraction_by_extra_distance"]
     assert starvation[4.0] < starvation[0.5]
