@@ -324,6 +324,34 @@ def test_zfb_prediction_with_shared_products_equals_the_left_to_right_product(dt
         assert a.shape == b.shape and (a - b).abs().max() <= tolerance * b.abs().max()
 
 
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 2e-5)])
+def test_zfb_queries_sharing_a_context_each_give_their_one_query_prediction(dtype, tolerance):
+    """m query columns in one prompt (the mask keeps them out of the keys) = m one-query prompts with the same
+    context: value and gradient against the left-to-right product and against the one-query path, query by query."""
+    from numerics.zfb import _zfb_predict_reference, zfb_predict
+    g = torch.Generator().manual_seed(6)
+    runs, prompts, context, queries, d = 3, 5, 9, 4, 4
+    x = torch.randn(runs, prompts, context, d, generator=g, dtype=torch.float64).to(dtype)
+    y = torch.randn(runs, prompts, context, generator=g, dtype=torch.float64).to(dtype)
+    x_query = torch.randn(runs, prompts, queries, d, generator=g, dtype=torch.float64).to(dtype)
+    scale = torch.rand(runs, generator=g, dtype=torch.float64).to(dtype)
+    block = torch.randn(runs, d, d, generator=g, dtype=torch.float64).to(dtype)
+
+    def run(predict, *query_axis):
+        u, w = scale.clone().requires_grad_(True), block.clone().requires_grad_(True)
+        if query_axis:   # one prompt per query: the context repeated, one query each
+            out = torch.stack([predict(x, y, x_query[..., j, :], u, w) for j in range(queries)], dim=-1)
+        else:
+            out = predict(x, y, x_query, u, w)
+        out.square().sum().backward()
+        return out.detach(), u.grad, w.grad
+    shared = run(zfb_predict)
+    assert shared[0].shape == (runs, prompts, queries)
+    for reference in (run(_zfb_predict_reference), run(zfb_predict, "one query per prompt")):
+        for a, b in zip(shared, reference):
+            assert a.shape == b.shape and (a - b).abs().max() <= tolerance * b.abs().max()
+
+
 def _zfb_second_moment(covariance, n):
     """E[h hᵀ] for h = (1/N) Σ_i y_i x_i = S w*, derived by hand (Wick): ((N+1)/N) Λ² + (1/N) tr(Λ) Λ."""
     return (n + 1) / n * covariance @ covariance + np.trace(covariance) / n * covariance

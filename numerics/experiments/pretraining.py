@@ -246,11 +246,14 @@ def zfb_sampler(predictor, covariance, n: int):
     return sample
 
 
-def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str = "zfb"):
-    """ZFB training from their initialisation (:func:`numerics.zfb.train_zfb`): the per-run predictor
-    matrices u·W_11ᵀ (R, d, d) and the run's record; randomness from the stream (seed, stream, 'training')."""
+def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str = "zfb",
+             queries: int = 1):
+    """ZFB training from their initialisation (:func:`numerics.zfb.train_zfb`), ``queries`` query columns per
+    prompt: the per-run predictor matrices u·W_11ᵀ (R, d, d) and the run's record; randomness from the stream
+    (seed, stream, 'training')."""
     return train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
-                               prompts_per_step=prompts, seed=stream_seed(seed, stream, "training")))
+                               prompts_per_step=prompts, queries_per_prompt=queries,
+                               seed=stream_seed(seed, stream, "training")))
 
 
 def zfb_optimiser_residual(covariance, n: int, runs: int, steps: int, seed: int, minimiser,
