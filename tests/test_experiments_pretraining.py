@@ -140,6 +140,23 @@ def test_zfb_sampler_matches_the_hand_computed_query_error_and_gradient(sigma):
     np.testing.assert_allclose(out[:, 1:], gradient.reshape(32, -1), rtol=1e-8, atol=1e-12)
 
 
+def test_zfb_sampler_with_queries_sharing_a_context_averages_their_hand_computed_errors(sigma):
+    """4 query columns per prompt: the sample is the mean over the prompt's queries of the one-query error and
+    gradient (the same context h for all four)."""
+    g = np.linalg.inv(_gamma(sigma, N)) + 0.1 * experiment.random_v_block(D, 9)
+    out = experiment.zfb_sampler(g, sigma, N, queries=4)(32, torch_generator(0, "zfb test")).numpy()
+    prompts = sample_prompts(N + 4, 32, sigma, generator=torch_generator(0, "zfb test"))
+    x, y = prompts.x[:, :N].numpy(), prompts.y[:, :N].numpy()
+    x_query, y_query = prompts.x[:, N:].numpy(), prompts.y[:, N:].numpy()              # (32, 4, d), (32, 4)
+    h = np.einsum("bnd,bn->bd", x, y) / N
+    residual = np.einsum("bqd,de,be->bq", x_query, g, h) - y_query
+    np.testing.assert_allclose(out[:, 0], (residual ** 2).mean(-1), rtol=1e-9)
+    gradient = (2 * residual[:, :, None, None] * x_query[:, :, :, None] * h[:, None, None, :]).mean(1)
+    np.testing.assert_allclose(out[:, 1:], gradient.reshape(32, -1), rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValidationError, match="parameter 'queries': must be >= 1"):
+        experiment.zfb_sampler(g, sigma, N, queries=0)
+
+
 def test_zfb_runs_are_reproducible_and_approach_gamma_inverse():
     sigma = covariance_from(3, 2.0, 0)
     first, record = experiment.zfb_runs(sigma, 12, 2, 300, 256, 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from numerics import validation as check
 from numerics.closed_forms import DERIVED
 from numerics.lsa import cot_rollout, reduced_rollout
 from numerics.sampling import PromptSource, sample_prompts
@@ -225,22 +226,24 @@ def optimiser_residual(d: int, n: int, steps: int, seed: int, stream: str, minim
 
 # --------------------------------------------------------------------------- Zhang-Frei-Bartlett (related work)
 
-def zfb_sampler(predictor, covariance, n: int):
-    """``sample(count, generator) -> (count, 1 + d*d)``: per prompt of N = n context points and one query,
-    the squared query error of ŷ_q = x_qᵀ G h through the ZFB LSA (u = 1, W_11 = Gᵀ) and its gradient in
-    G by autograd (Zhang, Frei, Bartlett, JMLR 2024)."""
+def zfb_sampler(predictor, covariance, n: int, queries: int = 1):
+    """``sample(count, generator) -> (count, 1 + d*d)``: per prompt of N = n context points and ``queries`` query
+    columns sharing that context, the squared query error of ŷ_q = x_qᵀ G h through the ZFB LSA (u = 1,
+    W_11 = Gᵀ), averaged over the prompt's queries, and its gradient in G by autograd (Zhang, Frei, Bartlett, JMLR
+    2024). The mask keeps queries out of the keys, so the mean is the one-query risk and gradient for any number of
+    queries; more queries per context lower the variance per prompt at little cost (numerics.zfb.zfb_predict)."""
     g = _torch(predictor)
     d = g.shape[-1]
-
+    queries = check.positive_int("queries", queries)
     source = PromptSource(covariance)
 
     def sample(count, generator):
-        prompts = source.draw(n + 1, count, generator=generator)
-        x, y = prompts.x[:, None, :-1], prompts.y[:, None, :-1]
-        x_query, y_query = prompts.x[:, None, -1], prompts.y[:, -1]
+        prompts = source.draw(n + queries, count, generator=generator)
+        x, y = prompts.x[:, None, :n], prompts.y[:, None, :n]                  # (count, 1, N, d), (count, 1, N)
+        x_query, y_query = prompts.x[:, None, n:], prompts.y[:, n:]            # (count, 1, m, d), (count, m)
         key_query = g.T.expand(count, d, d).clone().requires_grad_(True)
-        prediction = zfb_predict(x, y, x_query, torch.ones(count, dtype=g.dtype), key_query)[:, 0]
-        loss = (prediction - y_query) ** 2
+        prediction = zfb_predict(x, y, x_query, torch.ones(count, dtype=g.dtype), key_query)[:, 0]   # (count, m)
+        loss = ((prediction - y_query) ** 2).mean(-1)
         (grad,) = torch.autograd.grad(loss.sum(), key_query)
         return torch.cat([loss.detach().unsqueeze(-1), grad.transpose(-1, -2).reshape(count, -1)], dim=-1)
     return sample

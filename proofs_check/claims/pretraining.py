@@ -423,15 +423,15 @@ def zfb_montecarlo(q):
     def case_at(params, n, suffix):
         predictor = closed_forms.CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(n))
         risk = closed_forms.CLAIMED["zfb_risk"].numpy(Sigma=sigma, n=float(n))
-        sample = experiment.zfb_sampler(predictor, sigma, n)
+        sample = experiment.zfb_sampler(predictor, sigma, n, q["queries"])
         return measures.monte_carlo(sample, np.concatenate([[risk], np.zeros(predictor.size)]), params,
                                     f"[query risk of Γ⁻¹ through the ZFB LSA, its gradient in G] at N = {n}",
                                     ("zfb-fixed-point", *suffix), **_spectrum_context(sigma), n=n)
     return Measurement(_and_at_small_n(q, case_at, "zfb-fixed-point"))
 
 
-# 4 runs at quick size: 2 runs put the minimum detectable effect at 4.8-6.1% (seeds 0-2), 4 runs at 3.3-4.0%
-# 16 query columns per prompt (numerics.zfb.train_zfb): the same population risk with a gradient ~4x less noisy,
+# 4 runs at quick size (one query per prompt: 2 runs put the minimum detectable effect at 4.8-6.1%, seeds 0-2;
+# 4 runs at 3.3-4.0%). 16 query columns per prompt (numerics.zfb.train_zfb): the same population risk with a gradient ~4x less noisy,
 # at ~1.3-1.5x the cost of one query. Measured MDE at full size (600 steps x 512 prompts x 4 runs): 0.87, 0.96,
 # 0.92, 1.01% at seeds 0-3 (one query: 2.32, 1.83, 2.02, 2.23%; 8 queries 1.15, 0.99% and 24 queries 0.87,
 # 0.94% at seeds 0, 1 and 0, 3: the contexts' own noise is the floor); quick 2.4-2.6% in ~1.4 s (one query:
@@ -463,18 +463,18 @@ ZFB_FIXED_POINT = Claim(
     conditions=(Condition("Λ ≻ 0 (smallest eigenvalue > 0)", lambda c: c["sigma_min"] > 0),
                 Condition("noiseless labels, N = n context points and one query, their initialisation u = σ, "
                           "W_11 = σΘΘᵀ with ‖ΘΘᵀ‖_F = 1 (by construction)", lambda c: True)),
-    params=(p.dimension(6), p.context_length(16), p.condition(3.0), p.spectrum(), p.samples(1_200_000),
+    params=(p.dimension(6), p.context_length(16), p.condition(3.0), p.spectrum(), p.samples(400_000),
             p.steps(600), p.prompts_per_step(512), QUERIES, p.runs(4)),
     levels={"symbolic": Level(zfb_symbolic, rules.Identity()),
             "numeric": Level(zfb_numeric, {"ladder": rules.PrecisionLadder()}),
-            "montecarlo": Level(zfb_montecarlo, **{**MC, "quick": {"samples": 60_000}}),
+            "montecarlo": Level(zfb_montecarlo, **{**MC, "quick": {"samples": 20_000}}),
             "training": Level(zfb_training, TRAINING, quick=ZFB_QUICK_TRAIN, recheck=TRAINING_RECHECK)},
     fuzz=FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
-    protocol="training: gradient descent (not flow) on fresh batches, step 0.3 with cosine decay, σ = 0.5, each "
-             "prompt with `queries` query columns sharing its context (masked out of the keys: each query's output "
-             "is its one-query prompt's, so the population risk and its fixed point are ZFB's); default "
-             "Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows as 1/λ_min²); the mean over seeds "
-             "is judged against the spread over seeds plus the optimiser's residual (the same descent from the same "
+    protocol="Monte Carlo and training prompts carry `queries` query columns sharing one context (masked out of the "
+             "keys: each query's output is its one-query prompt's, so the risk, gradient and fixed point are ZFB's; "
+             "less variance per prompt). Training: gradient descent (not flow) on fresh batches, step 0.3 with "
+             "cosine decay, σ = 0.5; default Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows "
+             "as 1/λ_min²); the mean over seeds is judged against the spread over seeds plus the optimiser's residual (the same descent from the same "
              "starts on the exact, Wick-derived population risk, distance to the derived minimiser Λ E[SS]⁻¹)",
 )
 
