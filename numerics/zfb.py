@@ -5,6 +5,8 @@ with M masking the query column out of the keys; prediction ŷ_q = f(E)[d, N].
 Their parameterisation keeps W^{PV} = [[0, 0], [0, u]] and W^{KQ} = [[W_11, 0], [0, 0]];
 the trained predictor is x_qᵀ (u W_11ᵀ) h, h = (1/N) Σ y_i x_i, and their Thm 4.1 says
 u W_11ᵀ → Γ^{-1} under gradient flow from the initialisation u = σ, W_11 = σ ΘΘᵀ, ‖ΘΘᵀ‖_F = 1.
+A prompt may carry m query columns after its context (M masks all of them out of the keys): each one's
+prediction is its one-query prompt's, so the risk is ZFB's and its sampled gradient less noisy.
 
 ``ZFBConfig(gradient="population")`` runs the same optimiser on the exact population risk of G = u W_11ᵀ
 (the toolkit's Wick-derived ``DERIVED['zfb_risk']``, compiled): the optimiser's own residual, free of sampling.
