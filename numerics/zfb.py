@@ -49,6 +49,12 @@ def zfb_predict(x, y, x_query, value_scale, key_query_block):
     return out[..., 0] if single else out
 
 
+def split_queries(prompts, n: int):
+    """A prompt of n + m points drawn together as its N = n context points and its m query points:
+    (x (..., N, d), y (..., N), x_query (..., m, d), y_query (..., m))."""
+    return prompts.x[..., :n, :], prompts.y[..., :n], prompts.x[..., n:, :], prompts.y[..., n:]
+
+
 def _zfb_parts(x, y, x_query, value_scale, key_query_block):
     runs, d = value_scale.shape[0], x.shape[-1]
     size = d + 1
@@ -138,8 +144,7 @@ def train_zfb(config: ZFBConfig):
             loss = _population_risk(value_scale, key_query, covariance_tensor, config.n)
         else:
             prompts = source.draw(config.n + queries, config.prompts_per_step, runs=config.runs, generator=generator)
-            x, y = prompts.x[..., :config.n, :], prompts.y[..., :config.n]                   # (R, B, N, d), (R, B, N)
-            x_query, y_query = prompts.x[..., config.n:, :], prompts.y[..., config.n:]       # (R, B, m, d), (R, B, m)
+            x, y, x_query, y_query = split_queries(prompts, config.n)         # (R, B, N, d), (R, B, N); m queries
             loss = ((zfb_predict(x, y, x_query, value_scale, key_query) - y_query) ** 2).mean((-2, -1))
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()

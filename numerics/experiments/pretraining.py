@@ -14,7 +14,7 @@ from numerics.lsa import cot_rollout, reduced_rollout
 from numerics.sampling import PromptSource, sample_prompts
 from numerics.streams import numpy_rng, stream_seed, torch_generator
 from numerics.training import PretrainConfig, PretrainResult, pretrain
-from numerics.zfb import ZFBConfig, train_zfb, zfb_predict
+from numerics.zfb import ZFBConfig, split_queries, train_zfb, zfb_predict
 
 
 def _reduction_inputs(covariance, n, steps, seed, dtype, prompts, runs):
@@ -238,9 +238,8 @@ def zfb_sampler(predictor, covariance, n: int, queries: int = 1):
     source = PromptSource(covariance)
 
     def sample(count, generator):
-        prompts = source.draw(n + queries, count, generator=generator)
-        x, y = prompts.x[:, None, :n], prompts.y[:, None, :n]                  # (count, 1, N, d), (count, 1, N)
-        x_query, y_query = prompts.x[:, None, n:], prompts.y[:, n:]            # (count, 1, m, d), (count, m)
+        x, y, x_query, y_query = split_queries(source.draw(n + queries, count, generator=generator), n)
+        x, y, x_query = x[:, None], y[:, None], x_query[:, None]               # each prompt its own "run" of B = 1
         key_query = g.T.expand(count, d, d).clone().requires_grad_(True)
         prediction = zfb_predict(x, y, x_query, torch.ones(count, dtype=g.dtype), key_query)[:, 0]   # (count, m)
         loss = ((prediction - y_query) ** 2).mean(-1)
