@@ -128,7 +128,10 @@ def train_zfb(config: ZFBConfig):
         check.covariance("covariance", config.covariance, config.d)
     device = default_device()
     generator = make_generator(config.seed, device)
-    theta = torch.randn(config.runs, config.d, config.d, generator=generator, dtype=config.dtype, device=device)
+    # the start drawn in float64 whatever the dtype: a float32 run and its float64 population twin (the optimiser's
+    # residual, numerics.experiments.pretraining.zfb_optimiser_residual) start from the same point
+    theta = torch.randn(config.runs, config.d, config.d, generator=generator, dtype=torch.float64,
+                        device=device).to(config.dtype)
     outer = theta @ theta.transpose(-1, -2)
     outer = outer / torch.linalg.matrix_norm(outer)[:, None, None]
     value_scale = torch.full((config.runs,), config.init_scale, dtype=config.dtype, device=device)
@@ -151,7 +154,8 @@ def train_zfb(config: ZFBConfig):
         optimizer.step()
     predictor = (value_scale[:, None, None] * key_query.transpose(-1, -2)).detach()
     record = {"d": config.d, "n": config.n, "runs": config.runs, "steps": config.steps,
-              "prompts_per_step": config.prompts_per_step, "queries_per_prompt": queries, "lr": config.lr, "init_scale": config.init_scale,
-              "seed": config.seed, "gradient": config.gradient, "covariance": covariance.tolist(),
+              "prompts_per_step": config.prompts_per_step, "queries_per_prompt": queries, "lr": config.lr,
+              "init_scale": config.init_scale, "seed": config.seed, "gradient": config.gradient,
+              "dtype": str(config.dtype).replace("torch.", ""), "covariance": covariance.tolist(),
               "device": str(device), "versions": versions()}
     return predictor, record

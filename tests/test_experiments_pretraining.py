@@ -183,6 +183,16 @@ def test_zfb_runs_with_queries_sharing_a_context_approach_gamma_inverse_closer()
         train_zfb(ZFBConfig(d=3, queries_per_prompt=0, steps=1))
 
 
+def test_a_float32_zfb_run_starts_where_its_float64_population_twin_starts():
+    """The optimiser's residual is the same descent from the same starts on the exact risk (float64): a float32
+    sampled run must draw the very starts its twin draws (step 0 here: no descent, the starts themselves)."""
+    from numerics.zfb import ZFBConfig, train_zfb
+    sampled, record = train_zfb(ZFBConfig(d=3, runs=3, steps=1, lr=0.0, seed=7, dtype=torch.float32))
+    twin, _ = train_zfb(ZFBConfig(d=3, runs=3, steps=1, lr=0.0, seed=7, gradient="population"))
+    assert sampled.dtype == torch.float32 and record["dtype"] == "float32"
+    torch.testing.assert_close(sampled.double(), twin, rtol=1e-6, atol=0)
+
+
 def test_recorded_versions_are_plain_strings_that_unpickle_without_torch():
     """torch.__version__ is a TorchVersion: pickled into a cached record, reading the record imported torch
     (3.2 s of a warm `all`). The versions a training run records are plain str."""
