@@ -116,3 +116,11 @@ def finite_difference_gradient(loss, point, dps: int):
         minus[index] -= step
         gradient[index] = (loss(plus) - loss(minus)) / (2 * step)
     return gradient
+
+
+def directional_derivative(loss, point, direction, dps: int):
+    """Central difference of ``loss`` at ``point`` along ``direction`` (object arrays of one shape), step
+    10^(-dps/3) times the direction: the gradient's component along it, with
+    :func:`finite_difference_gradient`'s accuracy, from two evaluations instead of two per entry."""
+    step = mpmath.mpf(10) ** (-(dps // 3))
+    return (loss(point + step * direction) - loss(point - step * direction)) / (2 * step)

@@ -42,14 +42,17 @@ def rounding_budget(dtype, amplification: float) -> float:
     return min(float(torch.finfo(dtype).eps) * float(amplification), BUDGET_CAP[name])
 
 
-def rounding_cases(compare, scale: float, label: str, recompute=None, **context) -> list[Case]:
+def rounding_cases(compare, scale: float, label: str, recompute=None, lower_bound=None, **context) -> list[Case]:
     """Run ``compare(dtype)`` in float64 and float32; for rules.WithinBudget.
 
     ``compare`` returns ``(relative gap, description)`` (budget 1e3 · eps(dtype) · scale, scale: steps x size)
     or ``(relative gap, description, amplification)`` (budget :func:`rounding_budget`). A gap beyond its budget
     is recomputed by ``recompute(dtype, dps) -> gap`` when given: the same float data, converted exactly, every
     compared quantity evaluated at :data:`RECHECK_DPS` digits; the rule then judges that gap against
-    10^(-dps/2) · amplification (a real difference survives any precision; rounding does not)."""
+    10^(-dps/2) · amplification (a real difference survives any precision; rounding does not).
+    ``lower_bound(dtype, dps) -> bound``, when given, is tried first: a cheap lower bound of that recomputed gap
+    (e.g. the gradient along one direction). One beyond the recomputed budget proves the difference real, and
+    is recorded as the recomputed gap (``recomputed_as``); otherwise the full recomputation decides."""
     import torch
     cases = []
     for dtype in (torch.float64, torch.float32):
@@ -61,8 +64,13 @@ def rounding_cases(compare, scale: float, label: str, recompute=None, **context)
         else:
             values["budget"] = 1e3 * float(torch.finfo(dtype).eps) * scale
         if recompute is not None and not values["gap"] <= values["budget"]:
-            values.update(recomputed_gap=float(recompute(dtype, RECHECK_DPS)), recomputed_dps=RECHECK_DPS,
-                          recomputed_budget=10.0 ** (-(RECHECK_DPS // 2)) * max(values.get("amplification", 1.0), 1.0))
+            exact_budget = 10.0 ** (-(RECHECK_DPS // 2)) * max(values.get("amplification", 1.0), 1.0)
+            values.update(recomputed_dps=RECHECK_DPS, recomputed_budget=exact_budget)
+            bound = float(lower_bound(dtype, RECHECK_DPS)) if lower_bound is not None else None
+            if bound is not None and bound > exact_budget:
+                values.update(recomputed_gap=bound, recomputed_as="a lower bound")
+            else:
+                values["recomputed_gap"] = float(recompute(dtype, RECHECK_DPS))
         cases.append(Case(f"{label} ({name})", values, {**context, "dtype": name}, rule="rounding"))
     return cases
 

@@ -238,7 +238,8 @@ class WithinBudget:
         # beyond the float budget: the compared quantities recomputed at high precision decide
         exact, exact_budget = float(values["recomputed_gap"]), float(values["recomputed_budget"])
         rounding = math.isfinite(exact) and exact <= exact_budget
-        detail += (f"; recomputed at {values.get('recomputed_dps')} digits: {exact:.2g} vs {exact_budget:.2g} "
+        bound = " (a lower bound)" if values.get("recomputed_as") == "a lower bound" else ""
+        detail += (f"; recomputed at {values.get('recomputed_dps')} digits: {exact:.2g}{bound} vs {exact_budget:.2g} "
                    f"({'the float gap was rounding' if rounding else 'a real difference'})")
         return Judgement("holds" if rounding else "fails", _number(gap), budget, detail,
                          {"float_budget_exceeded": True}, severity=0.5 if rounding else None)

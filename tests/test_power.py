@@ -128,6 +128,67 @@ def test_rounding_cases_recompute_only_beyond_the_budget():
     assert calls == []
 
 
+def test_a_lower_bound_beyond_the_budget_replaces_the_recomputation_and_one_within_it_does_not():
+    """rounding_cases(lower_bound=...): a cheap lower bound of the recomputed gap that exceeds the recomputed budget
+    proves the difference real (recorded as such, the full recomputation skipped); one within the budget proves
+    nothing, and the full recomputation decides."""
+    recomputed = []
+
+    def recompute(dtype, dps):
+        recomputed.append(dtype)
+        return 0.0
+    real = measures.rounding_cases(lambda dtype: (1e-3, "gap", 1.0), 1, "x", recompute, lambda dtype, dps: 1e-3)
+    assert recomputed == [] and all(c.values["recomputed_gap"] == 1e-3 for c in real)
+    assert all(c.values["recomputed_as"] == "a lower bound" for c in real)
+    judged = rules.WithinBudget().judge(real[0].values)
+    assert judged.verdict == "fails" and "(a lower bound)" in judged.detail
+    rounding = measures.rounding_cases(lambda dtype: (1e-3, "gap", 1.0), 1, "x", recompute, lambda dtype, dps: 1e-30)
+    assert recomputed == [torch.float64, torch.float32]
+    assert all(c.values["recomputed_gap"] == 0.0 and "recomputed_as" not in c.values for c in rounding)
+    assert rules.WithinBudget().judge(rounding[0].values).verdict == "holds"
+
+
+def test_os_gradient_lower_bound_stays_below_the_full_recomputation_and_sees_a_misprint(monkeypatch):
+    """The bound along the float difference is at most the full 40-digit gap (Cauchy-Schwarz; printed formula:
+    both are the 40-digit arithmetic's own error) and, for a sign-flipped printed gradient, of the misprint's size."""
+    sigma = setups.covariance_from(2, 4.0, 0)
+    for dtype in (torch.float64, torch.float32):
+        bound = os_experiment.os_gradient_gap_lower_bound_mp(sigma, 8, 3, 2, 0, dtype)
+        assert bound <= os_experiment.os_gradient_gap_mp(sigma, 8, 3, 2, 0, dtype) + 1e-30 and bound < 1e-20
+    from numerics import outcome as os_numerics
+    compiled = os_numerics._compiled_printed("gradient", 2)
+    monkeypatch.setattr(os_numerics, "_compiled_printed", lambda which, k: _Negated(compiled))   # float and mpmath
+    bound = os_experiment.os_gradient_gap_lower_bound_mp(sigma, 8, 3, 2, 0, torch.float64)
+    assert 1.9 < bound <= os_experiment.os_gradient_gap_mp(sigma, 8, 3, 2, 0, torch.float64) + 1e-12
+
+
+def test_prop61_lower_bound_rolls_out_one_prompt_and_stays_below_the_full_recomputation(monkeypatch):
+    """The LSA rolled out in mpmath for the prompt with the largest float gap only: at most the full 40-digit gap
+    (printed formula: the 40-digit arithmetic's own error), and of the misprint's size for a sign-flipped map."""
+    sigma = setups.covariance_from(2, 4.0, 0)
+    for dtype in (torch.float64, torch.float32):
+        bound = os_experiment.os_map_gap_lower_bound_mp(sigma, 8, 3, 2, 0, dtype)
+        assert bound <= os_experiment.os_map_gap_mp(sigma, 8, 3, 2, 0, dtype) + 1e-40 and bound < 1e-30
+    from numerics import outcome as os_numerics
+    compiled = os_numerics._compiled_printed("residual", 2)
+    monkeypatch.setattr(os_numerics, "_compiled_printed", lambda which, k: _Negated(compiled))   # float and mpmath
+    bound = os_experiment.os_map_gap_lower_bound_mp(sigma, 8, 3, 2, 0, torch.float64)
+    assert 1.0 < bound <= os_experiment.os_map_gap_mp(sigma, 8, 3, 2, 0, torch.float64) + 1e-12
+
+
+class _Negated:
+    """A compiled expression whose values are negated (a sign misprint of the printed gradient)."""
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+
+    def torch(self, **inputs):
+        return -self.compiled.torch(**inputs)
+
+    def mpmath(self, **inputs):
+        return -self.compiled.mpmath(**inputs)
+
+
 def test_prop43_recheck_draws_a_fresh_stream():
     sigma0, a = sft_experiment.covariances(1, 10.0, "geometric", 0)
     first = sft_experiment.population_gaps(sigma0, a, 16, 0.2, [2, 8], 4, 0)

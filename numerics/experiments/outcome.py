@@ -128,10 +128,13 @@ def os_map_comparison(covariance, n: int, prompts: int, k: int, seed: int, dtype
             "amplification": (n + 2 * k * (d + 1)) * float(magnitude.max()) / largest}
 
 
-def os_map_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE, dps: int = 40) -> float:
+def os_map_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE, dps: int = 40,
+                  only_prompt: int | None = None) -> float:
     """:func:`os_map_comparison`'s gap recomputed at ``dps`` digits: the same float data (x, w*, Ṽ, W̃),
     converted exactly, through the full LSA in mpmath (:mod:`numerics.mp_lsa`, labels y = ⟨w*, x⟩ exact)
-    and the printed map compiled to mpmath."""
+    and the printed map compiled to mpmath. ``only_prompt``: the LSA rolled out for that prompt alone (the
+    printed map still for all, the gap's denominator): a lower bound of the gap (see
+    :func:`os_map_gap_lower_bound_mp`)."""
     import mpmath
     from numerics import mp_lsa
     data, v, w = _map_inputs(covariance, n, prompts, seed, dtype)
@@ -139,14 +142,28 @@ def os_map_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTY
     with mpmath.workdps(dps):
         v_mp, w_mp = mp_lsa.exact(v), mp_lsa.exact(w)
         differences, printed_entries = [], []
-        for x, w_star in zip(mp_lsa.exact(data.x), mp_lsa.exact(data.w_star)):
+        for index, (x, w_star) in enumerate(zip(mp_lsa.exact(data.x), mp_lsa.exact(data.w_star))):
             s = x.T @ x / n
-            final = mp_lsa.rollout(x, x @ w_star, v_mp, w_mp, k)[-1]
             residual = np.array(compiled.mpmath(dps=dps, V=v_mp, S=s, Wt=w_mp).tolist(), dtype=object)
             printed = -(residual @ w_star)
-            differences += list(final - w_star - printed)
             printed_entries += list(printed)
+            if only_prompt is None or index == only_prompt:
+                final = mp_lsa.rollout(x, x @ w_star, v_mp, w_mp, k)[-1]
+                differences += list(final - w_star - printed)
         return float(max(abs(x) for x in differences) / max(abs(x) for x in printed_entries))
+
+
+def os_map_gap_lower_bound_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE,
+                              dps: int = 40) -> float:
+    """A lower bound of :func:`os_map_gap_mp`'s gap: the full LSA rolled out in mpmath for one prompt, the one whose
+    float gap is largest (a max over one prompt's entries is at most the max over all prompts'; the denominator is
+    exact over all). A real difference shows there; rounding does not (then only the full recomputation can
+    clear the gap)."""
+    data, v, w = _map_inputs(covariance, n, prompts, seed, dtype)
+    final = cot_rollout(data.x, data.y, v, w, k)[..., -1, :]
+    printed = -(os_numerics.os_residual_printed(data.sample_covariance, v, w, k) @ data.w_star.unsqueeze(-1)).squeeze(-1)
+    worst = int(((final - data.w_star) - printed).abs().amax(-1).argmax())
+    return os_map_gap_mp(covariance, n, prompts, k, seed, dtype, dps, only_prompt=worst)
 
 
 def os_map_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:
@@ -192,25 +209,57 @@ def os_gradient_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtyp
     against the printed gradient compiled to mpmath."""
     import mpmath
     from numerics import mp_lsa
+    with mpmath.workdps(dps):
+        v_mp, loss, printed = _os_gradient_mp(covariance, n, prompts, k, seed, dtype, dps)
+        numeric = mp_lsa.finite_difference_gradient(loss, v_mp, dps)
+        return float(mp_lsa.frobenius(numeric - printed) / mp_lsa.frobenius(printed))
+
+
+def os_gradient_gap_lower_bound_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE,
+                                   dps: int = 40) -> float:
+    """A lower bound of :func:`os_gradient_gap_mp`'s gap from two evaluations of the mpmath loss instead of 2d²:
+    |⟨∇L - printed, u⟩| / ‖printed‖ <= ‖∇L - printed‖ / ‖printed‖ for a unit u (Cauchy-Schwarz), with u the float
+    difference autograd - printed, the direction in which the float comparison found the two apart. A real
+    difference shows along it; rounding does not (then only the full recomputation can clear the gap)."""
+    import mpmath
+    from numerics import mp_lsa
+    data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
+    v = v.requires_grad_(True)
+    (autograd,) = torch.autograd.grad(os_numerics.os_loss(data.sample_covariance, data.w_star, v, k, prompts=data), v)
+    difference = autograd - os_numerics.os_gradient_printed(data.sample_covariance, data.w_star, v.detach(), k)
+    with mpmath.workdps(dps):
+        v_mp, loss, printed = _os_gradient_mp(covariance, n, prompts, k, seed, dtype, dps)
+        direction = mp_lsa.exact(difference)
+        size = mp_lsa.frobenius(direction)
+        if size == 0:
+            return 0.0
+        direction = direction / size
+        along = mp_lsa.directional_derivative(loss, v_mp, direction, dps) - np.sum(printed * direction)
+        return float(abs(along) / mp_lsa.frobenius(printed))
+
+
+def _os_gradient_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype, dps: int):
+    """(Ṽ, the OS loss as a function of Ṽ, the printed gradient) in mpmath from the float data converted exactly;
+    call inside ``mpmath.workdps(dps)``."""
+    import mpmath
+    from numerics import mp_lsa
     data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
     compiled = os_numerics._compiled_printed("gradient", k)
     d = covariance.shape[-1]
-    with mpmath.workdps(dps):
-        v_mp = mp_lsa.exact(v)
-        covariances = [x.T @ x / n for x in mp_lsa.exact(data.x)]
-        tasks = list(mp_lsa.exact(data.w_star))
-        identity = mp_lsa.identity(d)
+    covariances = [x.T @ x / n for x in mp_lsa.exact(data.x)]
+    tasks = list(mp_lsa.exact(data.w_star))
+    identity = mp_lsa.identity(d)
 
-        def loss(point):
-            total = mpmath.mpf(0)
-            for s, w_star in zip(covariances, tasks):
-                residual = mp_lsa.reduced_rollout(s, s @ w_star, point, identity, k) - w_star
-                total += sum(r * r for r in residual)
-            return total / (2 * len(tasks))
-        numeric = mp_lsa.finite_difference_gradient(loss, v_mp, dps)
-        printed = sum(np.array(compiled.mpmath(dps=dps, V=v_mp, S=s, w=w_star.reshape(d, 1)).tolist(), dtype=object)
-                      for s, w_star in zip(covariances, tasks)) / len(tasks)
-        return float(mp_lsa.frobenius(numeric - printed) / mp_lsa.frobenius(printed))
+    def loss(point):
+        total = mpmath.mpf(0)
+        for s, w_star in zip(covariances, tasks):
+            residual = mp_lsa.reduced_rollout(s, s @ w_star, point, identity, k) - w_star
+            total += sum(r * r for r in residual)
+        return total / (2 * len(tasks))
+    v_mp = mp_lsa.exact(v)
+    printed = sum(np.array(compiled.mpmath(dps=dps, V=v_mp, S=s, w=w_star.reshape(d, 1)).tolist(), dtype=object)
+                  for s, w_star in zip(covariances, tasks)) / len(tasks)
+    return v_mp, loss, printed
 
 
 def os_gradient_gap(covariance, n: int, prompts: int, k: int, seed: int, dtype=DTYPE) -> float:

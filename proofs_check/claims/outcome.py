@@ -76,6 +76,8 @@ def prop61_numeric(q):
     return Measurement(measures.rounding_cases(
         compare, q["k"] * q["d"], "full LSA (random W~) vs Prop. 6.1",
         lambda dtype, dps: experiment.os_map_gap_mp(sigma, q["n"], q["B"], q["k"], q["seed"], dtype, dps),
+        lower_bound=lambda dtype, dps: experiment.os_map_gap_lower_bound_mp(sigma, q["n"], q["B"], q["k"], q["seed"],
+                                                                            dtype, dps),
         k=q["k"], B=q["B"]))
 
 
@@ -107,6 +109,8 @@ def osgrad_numeric(q):
     return Measurement(measures.rounding_cases(
         compare, q["k"] * q["d"], "autograd vs printed ∇L_OS",
         lambda dtype, dps: experiment.os_gradient_gap_mp(sigma, q["n"], q["B"], q["k"], q["seed"], dtype, dps),
+        lower_bound=lambda dtype, dps: experiment.os_gradient_gap_lower_bound_mp(sigma, q["n"], q["B"], q["k"],
+                                                                                 q["seed"], dtype, dps),
         k=q["k"], B=q["B"]))
 
 
