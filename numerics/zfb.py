@@ -35,7 +35,8 @@ def zfb_predict(x, y, x_query, value_scale, key_query_block):
     per prompt, parameter-free), times W^{KQ} (one matrix multiply over all B prompts), then one dot product per
     query: no per-prompt copy of a parameter matrix, and a query costs d+1 multiply-adds. Forward + backward
     at d = 6, N = 16, 512 prompts x 4 runs, against attending query by query (scores over the N keys, then their
-    weighted sum): 1.25x at m = 1, 3.0x at m = 8, 4.7x at m = 16 (benchmarks/bench_zfb.py). Equals :func:`_zfb_predict_reference` (the product left to right) to rounding."""
+    weighted sum): 1.25x at m = 1, 3.0x at m = 8, 4.7x at m = 16 (benchmarks/bench_zfb.py). Equals
+    :func:`_zfb_predict_reference` (the product left to right) to rounding."""
     single = x_query.dim() == x.dim() - 1
     if single:
         x_query = x_query.unsqueeze(-2)                                    # (R, B, 1, d)

@@ -161,7 +161,8 @@ def os_map_gap_lower_bound_mp(covariance, n: int, prompts: int, k: int, seed: in
     clear the gap)."""
     data, v, w = _map_inputs(covariance, n, prompts, seed, dtype)
     final = cot_rollout(data.x, data.y, v, w, k)[..., -1, :]
-    printed = -(os_numerics.os_residual_printed(data.sample_covariance, v, w, k) @ data.w_star.unsqueeze(-1)).squeeze(-1)
+    residual = os_numerics.os_residual_printed(data.sample_covariance, v, w, k)
+    printed = -(residual @ data.w_star.unsqueeze(-1)).squeeze(-1)
     worst = int(((final - data.w_star) - printed).abs().amax(-1).argmax())
     return os_map_gap_mp(covariance, n, prompts, k, seed, dtype, dps, only_prompt=worst)
 

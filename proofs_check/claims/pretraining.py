@@ -431,11 +431,11 @@ def zfb_montecarlo(q):
 
 
 # 4 runs at quick size (one query per prompt: 2 runs put the minimum detectable effect at 4.8-6.1%, seeds 0-2;
-# 4 runs at 3.3-4.0%). 16 query columns per prompt (numerics.zfb.train_zfb): the same population risk with a gradient ~4x less noisy,
-# at ~1.3-1.5x the cost of one query. Measured MDE at full size (600 steps x 512 prompts x 4 runs): 0.87, 0.96,
-# 0.92, 1.01% at seeds 0-3 (one query: 2.32, 1.83, 2.02, 2.23%; 8 queries 1.15, 0.99% and 24 queries 0.87,
-# 0.94% at seeds 0, 1 and 0, 3: the contexts' own noise is the floor); quick 2.4-2.6% in ~1.4 s (one query:
-# 4.0% at 400 x 256).
+# 4 runs at 3.3-4.0%). 16 query columns per prompt (numerics.zfb.train_zfb): the same population risk with a
+# gradient ~4x less noisy, at ~1.3-1.5x the cost of one query. Measured MDE at full size (600 steps x 512 prompts
+# x 4 runs): 0.87, 0.96, 0.92, 1.01% at seeds 0-3 (one query: 2.32, 1.83, 2.02, 2.23%; 8 queries 1.15, 0.99% and
+# 24 queries 0.87, 0.94% at seeds 0, 1 and 0, 3: the contexts' own noise is the floor); quick 1.6-2.7% over seeds
+# 0-11 in ~1.5 s (one query: 4.0% at 400 x 256).
 ZFB_QUICK_TRAIN = {"steps": 300, "prompts": 128, "runs": 4}
 QUERIES = Param("queries", 16, "query columns per training prompt, sharing its context (the mask keeps them out of "
                 "the keys: ZFB's one-query risk, with a less noisy gradient)", int, 1, 4096)
@@ -474,8 +474,9 @@ ZFB_FIXED_POINT = Claim(
              "keys: each query's output is its one-query prompt's, so the risk, gradient and fixed point are ZFB's; "
              "less variance per prompt). Training: gradient descent (not flow) on fresh batches, step 0.3 with "
              "cosine decay, σ = 0.5; default Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows "
-             "as 1/λ_min²); the mean over seeds is judged against the spread over seeds plus the optimiser's residual (the same descent from the same "
-             "starts on the exact, Wick-derived population risk, distance to the derived minimiser Λ E[SS]⁻¹)",
+             "as 1/λ_min²); the mean over seeds is judged against the spread over seeds plus the optimiser's "
+             "residual (the same descent from the same starts on the exact, Wick-derived population risk, distance "
+             "to the derived minimiser Λ E[SS]⁻¹)",
 )
 
 
