@@ -148,36 +148,27 @@ def test_a_lower_bound_beyond_the_budget_replaces_the_recomputation_and_one_with
     assert rules.WithinBudget().judge(rounding[0].values).verdict == "holds"
 
 
-def test_os_gradient_lower_bound_stays_below_the_full_recomputation_and_sees_a_misprint(monkeypatch):
-    """The bound along the float difference is at most the full 40-digit gap (Cauchy-Schwarz; printed formula:
-    both are the 40-digit arithmetic's own error) and, for a sign-flipped printed gradient, of the misprint's size."""
+@pytest.mark.parametrize("printed, lower_bound, full, smallest_misprint_bound", [
+    ("gradient", os_experiment.os_gradient_gap_lower_bound_mp, os_experiment.os_gradient_gap_mp, 1.9),
+    ("residual", os_experiment.os_map_gap_lower_bound_mp, os_experiment.os_map_gap_mp, 1.0)])
+def test_the_40_digit_lower_bounds_stay_below_the_full_recomputation_and_see_a_misprint(
+        monkeypatch, printed, lower_bound, full, smallest_misprint_bound):
+    """os-gradient: the gradient along the float difference; prop-6.1: the LSA rolled out in mpmath for the prompt
+    with the largest float gap only. Each bound is at most the full 40-digit gap (printed formula: both are the
+    40-digit arithmetic's own error) and, for a sign-flipped printed formula, of the misprint's size."""
     sigma = setups.covariance_from(2, 4.0, 0)
     for dtype in (torch.float64, torch.float32):
-        bound = os_experiment.os_gradient_gap_lower_bound_mp(sigma, 8, 3, 2, 0, dtype)
-        assert bound <= os_experiment.os_gradient_gap_mp(sigma, 8, 3, 2, 0, dtype) + 1e-30 and bound < 1e-20
+        bound = lower_bound(sigma, 8, 3, 2, 0, dtype)
+        assert bound <= full(sigma, 8, 3, 2, 0, dtype) + 1e-30 and bound < 1e-20
     from numerics import outcome as os_numerics
-    compiled = os_numerics._compiled_printed("gradient", 2)
+    compiled = os_numerics._compiled_printed(printed, 2)
     monkeypatch.setattr(os_numerics, "_compiled_printed", lambda which, k: _Negated(compiled))   # float and mpmath
-    bound = os_experiment.os_gradient_gap_lower_bound_mp(sigma, 8, 3, 2, 0, torch.float64)
-    assert 1.9 < bound <= os_experiment.os_gradient_gap_mp(sigma, 8, 3, 2, 0, torch.float64) + 1e-12
-
-
-def test_prop61_lower_bound_rolls_out_one_prompt_and_stays_below_the_full_recomputation(monkeypatch):
-    """The LSA rolled out in mpmath for the prompt with the largest float gap only: at most the full 40-digit gap
-    (printed formula: the 40-digit arithmetic's own error), and of the misprint's size for a sign-flipped map."""
-    sigma = setups.covariance_from(2, 4.0, 0)
-    for dtype in (torch.float64, torch.float32):
-        bound = os_experiment.os_map_gap_lower_bound_mp(sigma, 8, 3, 2, 0, dtype)
-        assert bound <= os_experiment.os_map_gap_mp(sigma, 8, 3, 2, 0, dtype) + 1e-40 and bound < 1e-30
-    from numerics import outcome as os_numerics
-    compiled = os_numerics._compiled_printed("residual", 2)
-    monkeypatch.setattr(os_numerics, "_compiled_printed", lambda which, k: _Negated(compiled))   # float and mpmath
-    bound = os_experiment.os_map_gap_lower_bound_mp(sigma, 8, 3, 2, 0, torch.float64)
-    assert 1.0 < bound <= os_experiment.os_map_gap_mp(sigma, 8, 3, 2, 0, torch.float64) + 1e-12
+    bound = lower_bound(sigma, 8, 3, 2, 0, torch.float64)
+    assert smallest_misprint_bound < bound <= full(sigma, 8, 3, 2, 0, torch.float64) + 1e-12
 
 
 class _Negated:
-    """A compiled expression whose values are negated (a sign misprint of the printed gradient)."""
+    """A compiled expression whose values are negated (a sign misprint of a printed formula)."""
 
     def __init__(self, compiled):
         self.compiled = compiled
