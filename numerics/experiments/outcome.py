@@ -210,8 +210,9 @@ def os_gradient_gap_mp(covariance, n: int, prompts: int, k: int, seed: int, dtyp
     against the printed gradient compiled to mpmath."""
     import mpmath
     from numerics import mp_lsa
+    data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
     with mpmath.workdps(dps):
-        v_mp, loss, printed = _os_gradient_mp(covariance, n, prompts, k, seed, dtype, dps)
+        v_mp, loss, printed = _os_gradient_mp(data, v, n, k, dps)
         numeric = mp_lsa.finite_difference_gradient(loss, v_mp, dps)
         return float(mp_lsa.frobenius(numeric - printed) / mp_lsa.frobenius(printed))
 
@@ -229,7 +230,7 @@ def os_gradient_gap_lower_bound_mp(covariance, n: int, prompts: int, k: int, see
     (autograd,) = torch.autograd.grad(os_numerics.os_loss(data.sample_covariance, data.w_star, v, k, prompts=data), v)
     difference = autograd - os_numerics.os_gradient_printed(data.sample_covariance, data.w_star, v.detach(), k)
     with mpmath.workdps(dps):
-        v_mp, loss, printed = _os_gradient_mp(covariance, n, prompts, k, seed, dtype, dps)
+        v_mp, loss, printed = _os_gradient_mp(data, v.detach(), n, k, dps)
         direction = mp_lsa.exact(difference)
         size = mp_lsa.frobenius(direction)
         if size == 0:
@@ -239,14 +240,13 @@ def os_gradient_gap_lower_bound_mp(covariance, n: int, prompts: int, k: int, see
         return float(abs(along) / mp_lsa.frobenius(printed))
 
 
-def _os_gradient_mp(covariance, n: int, prompts: int, k: int, seed: int, dtype, dps: int):
-    """(Ṽ, the OS loss as a function of Ṽ, the printed gradient) in mpmath from the float data converted exactly;
-    call inside ``mpmath.workdps(dps)``."""
+def _os_gradient_mp(data, v, n: int, k: int, dps: int):
+    """(Ṽ, the OS loss as a function of Ṽ, the printed gradient) in mpmath from the float data of
+    :func:`_gradient_inputs` converted exactly; call inside ``mpmath.workdps(dps)``."""
     import mpmath
     from numerics import mp_lsa
-    data, v = _gradient_inputs(covariance, n, prompts, seed, dtype)
     compiled = os_numerics._compiled_printed("gradient", k)
-    d = covariance.shape[-1]
+    d = v.shape[-1]
     covariances = [x.T @ x / n for x in mp_lsa.exact(data.x)]
     tasks = list(mp_lsa.exact(data.w_star))
     identity = mp_lsa.identity(d)
