@@ -255,7 +255,9 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
     record = measurement.record
     detectable = [j.extra["min_detectable_effect"] for _, _, j in judged if "min_detectable_effect" in j.extra]
     if detectable:   # the record carries the level's power (rules.min_detectable_effect): its weakest case
-        record = {**record, "min_detectable_effect": max(detectable)}
+        # (None where a case's could not be computed: no standard error, e.g. one run)
+        weakest = None if any(d is None for d in detectable) else max(detectable)
+        record = {**record, "min_detectable_effect": weakest}
     if replicate:    # where the replication measured (its fresh seed or seed indices), for the fuzzer's report
         record = {**record, "replication": extra}
     note = None

@@ -109,12 +109,22 @@ class AtMost:
     ``margin_key``: for a count, which says nothing about how near a case came to the boundary, a signed margin
     the measurement also reports (> 0 past the boundary, e.g. the worst relative excess over a bound): the
     severity that orders cases and steers ``proofs-check fuzz``'s ``target()`` is then 1 + margin, not the
-    count, so the search can climb towards a violation."""
+    count, so the search can climb towards a violation.
+
+    Power (issue #9: every Monte Carlo and training record carries a minimum detectable effect):
+    ``error_key``, for a sampled value held to a fixed tolerance (no critical value beyond it), names its standard
+    error on the same relative scale; a true value of tolerance + Φ⁻¹(0.8) x that error exceeds the tolerance with
+    probability 0.8, so that is the case's ``min_detectable_effect``. ``detectable_key``, for a deterministic
+    comparison (no sampling error: the same prompts, closed form against descent), names the smallest relative
+    change of the claimed quantity that the measurement itself computed would turn the case to ``fails`` (e.g. how
+    much tighter a bound must be printed before some run crosses it)."""
 
     key: str
     tolerance: float
     metric: str | None = None
     margin_key: str | None = None
+    error_key: str | None = None
+    detectable_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -133,7 +143,15 @@ class AtMost:
             severity = min(1.0 + float(margin), 1.0) if ok else max(1.0 + float(margin), 1.0 + 1e-12)
         return Judgement("holds" if ok else "fails", _number(value), self.tolerance,
                          f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}",
-                         severity=severity)
+                         self._power(values), severity=severity)
+
+    def _power(self, values: dict) -> dict:
+        if self.error_key is not None:
+            error = float(values[self.error_key])
+            return {"standard_error": _number(error), "min_detectable_effect": _number(self.tolerance + Z_POWER * error)}
+        if self.detectable_key is not None:
+            return {"min_detectable_effect": _number(float(values[self.detectable_key])), "deterministic": True}
+        return {}
 
 
 @dataclass(frozen=True)

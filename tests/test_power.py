@@ -238,6 +238,48 @@ def test_records_carry_the_min_detectable_effect():
     assert result.record["min_detectable_effect"] == pytest.approx((critical + rules.Z_POWER) * 0.001)
 
 
+def test_a_fixed_tolerance_reports_the_power_of_its_standard_error_or_of_its_deterministic_margin():
+    sampled = rules.AtMost("gap", 0.03, error_key="gap_standard_error")
+    judged = sampled.judge({"gap": 0.01, "gap_standard_error": 0.005})
+    # a true gap of 3% + 0.84 standard errors exceeds 3% with probability 0.8
+    assert judged.extra["min_detectable_effect"] == pytest.approx(0.03 + 0.8416 * 0.005, rel=1e-3)
+    assert sampled.judge({"gap": 0.01, "gap_standard_error": math.inf}).extra["min_detectable_effect"] is None
+    deterministic = rules.AtMost("excess", 1e-6, detectable_key="detectable_change")
+    assert deterministic.judge({"excess": -0.1, "detectable_change": 0.1}).extra["min_detectable_effect"] == 0.1
+    assert rules.AtMost("excess", 1e-6).judge({"excess": -0.1}).extra == {}
+
+
+def test_the_power_of_the_gd_levels_is_the_smallest_misprint_that_turns_a_case():
+    from proofs_check.claims import sft as sft_claims
+    values = sft_claims._bound_case_values({"excess": -0.2}, "training")
+    # the bound printed 20% tighter at every t: the run sits exactly on it, past it beyond that
+    assert values["detectable_change"] == pytest.approx(0.2, abs=2e-6)
+    assert sft_claims._rate_case_values({"rate_gap": 3e-8})["detectable_change"] == pytest.approx(1.3e-7)
+    # a misprinted limit Ṽ* + E is caught by the run that has contracted most (the last has not moved: says nothing)
+    runs = {"gd": [0.1, 1e-6, 0.5], "bound": [0.2, 2e-6, 1.0], "rate": [0.5, 0.5, 1.0], "steps": 2}
+    assert sft_claims._misprinted_limit_detected_by_some_run(runs, 1e-9) == pytest.approx((3e-6 + 1e-9) / 0.75)
+
+
+# The Fig. 3 GPT-2 levels (PairedCI, which reports one whenever there are two seeds: test above) train for ~20 s at
+# --quick and are not in the session's quick results; every other Monte Carlo and training level is.
+GPT2_LEVELS = {"fig3-sft-turning", "fig3-sft-k", "fig3-os-data", "fig3-os-k", "fig3-vs-lsa"}
+
+
+def test_every_monte_carlo_and_training_record_carries_its_minimum_detectable_effect(quick_check):
+    from proofs_check.registry import all_claims
+    checked = 0
+    for claim in all_claims():
+        for level in ("montecarlo", "training"):
+            if level not in claim.levels or claim.id in GPT2_LEVELS or claim.id.startswith("plugin"):
+                continue
+            record = quick_check(claim.id, level).record
+            assert "min_detectable_effect" in record, (claim.id, level)
+            effect = record["min_detectable_effect"]
+            assert (effect is None and record.get("min_detectable_effect_note")) or effect > 0, (claim.id, level)
+            checked += 1
+    assert checked >= 20
+
+
 def test_trained_statistics_of_runs_around_a_target():
     target = np.eye(3)
     runs = target + 0.01 * np.random.default_rng(0).standard_normal((8, 3, 3))
