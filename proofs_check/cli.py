@@ -396,10 +396,26 @@ def _run_command(args, extra) -> int:
     except ValidationError as error:
         print(f"proofs-check: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:   # the reader left (`proofs-check list | head`): stop quietly, as a Unix filter does
+        _discard_stdout()
+        return 141            # 128 + SIGPIPE, the status a shell reports for a filter its pipe's reader closed
     except KeyboardInterrupt as stop:   # a sweep's says how many tasks finished and where they are kept
         print(f"proofs-check: interrupted{': ' + str(stop) if str(stop) else ''}", file=sys.stderr)
         _forget_interrupt_in_exec()
         return 130
+
+
+def _discard_stdout() -> None:
+    """Point the standard output's descriptor at the null device: the interpreter flushes stdout at exit, and that
+    flush into the closed pipe would print a second BrokenPipeError (Python's documented recipe, 'Note on SIGPIPE')."""
+    import os
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):   # a replaced stdout (a caller's, a test's): nothing to redirect
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)
 
 
 def _forget_interrupt_in_exec() -> None:

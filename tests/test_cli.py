@@ -134,3 +134,29 @@ def test_same_seed_gives_bitwise_identical_json(capsys):
     first = capsys.readouterr().out
     assert main(argv) == 0
     assert capsys.readouterr().out == first
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """`proofs-check list | head -1`: the reader leaves before the listing is written; the command stops with the
+    shell's SIGPIPE status and no traceback (it printed two BrokenPipeErrors before). The read end is closed before
+    the child writes anything, so its first write fails on every run."""
+    import os
+    import subprocess
+    import sys
+    reader, writer = os.pipe()
+    os.close(reader)
+    done = subprocess.run([sys.executable, "-m", "proofs_check", "list"], stdout=writer, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
+    os.close(writer)
+    assert done.returncode == 141 and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_broken_pipe_in_process_returns_the_sigpipe_status(monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["list"]) == 141          # a replaced stdout has no descriptor to redirect: nothing else happens
