@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
     search.add_argument("--log", default=None, metavar="FILE",
                         help="append one JSON line per example checked (parameters, seed, verdict, severity)")
+    for name, command in sub.choices.items():
+        if name != "list":   # also after the command (`verify X --threads 2`), where users put it; SUPPRESS keeps
+            # the value given before the command when none is given after it
+            command.add_argument("--threads", type=int, default=argparse.SUPPRESS,
+                                 help="as `proofs-check --threads N COMMAND`")
     return parser
 
 

@@ -51,13 +51,14 @@ class Param:
                 converted = int(number) if not isinstance(value, int) else value
             elif self.type is float:
                 converted = float(value)
-                if not math.isfinite(converted):
-                    raise ValidationError(f"{name}: must be finite, got {value!r}")
             else:
                 converted = self.type(value)
         except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"{name}: must be {'an integer' if self.type is int else self.type.__name__}, "
                                   f"got {value!r}") from None
+        # after the conversion's except: ValidationError is a ValueError, and 'nan' is a float, only not a finite one
+        if self.type is float and not math.isfinite(converted):
+            raise ValidationError(f"{name}: must be a finite number, got {value!r}")
         if self.low is not None and converted < self.low:
             raise ValidationError(f"{name}: must be >= {self.low:g}{self._why()}, got {value!r}")
         if self.high is not None and converted > self.high:

@@ -160,3 +160,18 @@ def test_a_broken_pipe_in_process_returns_the_sigpipe_status(monkeypatch):
             pass
     monkeypatch.setattr("sys.stdout", ClosedPipe())
     assert main(["list"]) == 141          # a replaced stdout has no descriptor to redirect: nothing else happens
+
+
+def test_threads_after_the_command_is_the_global_option_not_a_claim_parameter(capsys):
+    assert main(["verify", "wishart-moment", "--level", "numeric", "--threads", "1"]) == 0
+    assert main(["verify", "wishart-moment", "--level", "numeric", "--threads", "0"]) == 2
+    assert "'threads': must be >= 1" in capsys.readouterr().err
+    from proofs_check.cli import build_parser
+    parsed = build_parser().parse_args(["--threads", "3", "figure", "fig2", "--small"])
+    assert parsed.threads == 3                       # not reset by the command's own (unset) --threads
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_float_parameter_is_named_as_such(capsys, value):
+    assert main(["verify", "wishart-moment", "--level", "numeric", "--condition", value]) == 2
+    assert f"parameter '--condition': must be a finite number, got '{value}'" in capsys.readouterr().err
