@@ -126,7 +126,7 @@ def limit_error(beta, gamma_ratio, mu1, rho, eta, r, formula: str = "printed") -
     """F(β) of Theorem B.1 (``formula``: 'printed' or 'corrected'); NaN at β = 1 exactly."""
     params = parameters(gamma_ratio, mu1, rho, eta, r)
     compiled = COMPILED_BY_FORMULA[_formula(formula)]
-    beta = np.atleast_1d(np.asarray(beta, dtype=float))
+    beta = _prompt_ratios(beta)
     out = np.full(beta.shape, np.nan)
     lower, upper = (beta >= 0) & (beta < 1), beta > 1
     if np.any(lower):
@@ -139,6 +139,14 @@ def limit_error(beta, gamma_ratio, mu1, rho, eta, r, formula: str = "printed") -
     if np.any(upper):
         out[upper] = compiled["above"].numpy(beta=beta[upper], **params)
     return out
+
+
+def _prompt_ratios(beta) -> np.ndarray:
+    """β = B/d as a 1-d array, each finite and >= 0 (a NaN or a negative β has no F: it used to come back as NaN)."""
+    beta = np.atleast_1d(check.finite_array("beta", beta))
+    if np.any(beta < 0):
+        raise check.ValidationError(f"parameter 'beta': must be >= 0 (β = B/d), got {float(beta.min())!r}")
+    return beta
 
 
 PART_NAMES = ("bias", "t_var", "t_var_sigma", "t_inv", "t_inv_sigma")
@@ -156,7 +164,7 @@ def limit_parts(beta: float, gamma_ratio, mu1, rho, eta, r, formula: str = "prin
     """The parts of F(β) at one β ≠ 1: Bias, T_var, T_var,Σ, T_inv, T_inv,Σ (Theorem B.1's notation)."""
     params = parameters(gamma_ratio, mu1, rho, eta, r)
     beta = float(beta)
-    if beta == 1 or beta <= 0:
+    if not (0 < beta < 1 or 1 < beta < np.inf):   # NaN fails both
         raise check.ValidationError(f"parameter 'beta': must be in (0, 1) or > 1, got {beta!r}")
     compiled = _compiled_parts(_formula(formula))
     if beta < 1:

@@ -183,8 +183,13 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     return PretrainResult(v_block.detach(), w_block.detach().clone(), history, record)
 
 
-def relative_error(estimate: torch.Tensor, target) -> np.ndarray:
-    """Per-run ‖estimate - target‖_F / ‖target‖_F; estimate (R, d, d)."""
-    target = torch.as_tensor(np.asarray(target), dtype=estimate.dtype, device=estimate.device)
+def relative_error(estimate, target) -> np.ndarray:
+    """Per-run ‖estimate - target‖_F / ‖target‖_F; estimate (R, d, d) (a tensor or an array), target (d, d)."""
+    estimate = estimate if isinstance(estimate, torch.Tensor) else torch.as_tensor(check.finite_array("estimate",
+                                                                                                      estimate))
+    target = torch.as_tensor(check.finite_array("target", target), dtype=estimate.dtype, device=estimate.device)
+    if estimate.dim() < 2 or target.shape != estimate.shape[-2:]:
+        raise check.ValidationError(f"parameter 'target': shape {tuple(target.shape)} must be the matrices' shape of "
+                                    f"'estimate' {tuple(estimate.shape)}")
     diff = torch.linalg.matrix_norm(estimate - target)
     return (diff / torch.linalg.matrix_norm(target)).cpu().numpy()

@@ -45,6 +45,25 @@ def test_closed_forms_validate():
         closed_forms.mixture_pretrain_optimum([0.5, 0.6], [np.eye(2), np.eye(2)], 4)
 
 
+@pytest.mark.parametrize("beta, message", [(float("nan"), "NaN"), (-0.5, ">= 0"), ([0.5, float("inf")], "inf")])
+def test_theorem_b1_f_names_a_beta_it_has_no_value_for(beta, message):
+    """F(β) came back NaN for a NaN or negative β (only β = 1, where F blows up, is NaN by design)."""
+    from numerics.asymptotics import limit_error, limit_parts
+    fig5 = dict(gamma_ratio=0.6, mu1=0.5, rho=0.1, eta=0.2, r=0.1)
+    with pytest.raises(ValidationError, match=f"parameter 'beta'.*{message}"):
+        limit_error(beta, **fig5)
+    with pytest.raises(ValidationError, match="parameter 'beta'"):
+        limit_parts(float("nan"), *fig5.values())
+    assert np.isnan(limit_error([0.5, 1.0], **fig5)[1]) and np.isfinite(limit_error([0.5, 1.0], **fig5)[0])
+
+
+def test_relative_error_names_a_shape_mismatch_and_takes_arrays():
+    from numerics.training import relative_error
+    with pytest.raises(ValidationError, match="parameter 'target'.*shape"):
+        relative_error(torch.zeros(3, 2, 2), np.eye(3))
+    assert relative_error(np.stack([np.eye(2), 2 * np.eye(2)]), np.eye(2)) == pytest.approx([0.0, 1.0])
+
+
 def test_a_population_mixture_refuses_what_its_compiled_loss_ignores():
     from numerics.sampling import Mixture
     mixture = Mixture(np.array([0.5, 0.5]), np.stack([np.eye(2), 2 * np.eye(2)]))
