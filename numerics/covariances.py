@@ -39,8 +39,9 @@ class Mixture:
 def paper_covariance(d: int, small: float = 0.1, fraction: float = 0.2) -> np.ndarray:
     """Σ_0 of Section 8: Σ_ii = 0.1 on the first d/5 coordinates, 1 elsewhere."""
     d = check.positive_int("d", d)
+    small = check.positive("small", small)          # a variance: <= 0 gave a covariance that is not PSD
     diagonal = np.ones(d)
-    diagonal[: int(d * fraction)] = small
+    diagonal[: int(d * check.fraction("fraction", fraction))] = small
     return np.diag(diagonal)
 
 
@@ -48,7 +49,7 @@ def paper_shift(d: int, fraction: float = 0.2) -> np.ndarray:
     """Δ of Section 8: 1 on the first d/5 diagonal entries."""
     d = check.positive_int("d", d)
     diagonal = np.zeros(d)
-    diagonal[: int(d * fraction)] = 1.0
+    diagonal[: int(d * check.fraction("fraction", fraction))] = 1.0
     return np.diag(diagonal)
 
 

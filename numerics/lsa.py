@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from numerics import validation as check
+
 
 def embed_prompt(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
     """Z = [context columns [x_j; y_j; 0_d; 0] | CoT columns [0_d; 0; ŵ_i; 1]].
@@ -116,6 +118,7 @@ def cot_rollout(x: torch.Tensor, y: torch.Tensor, v_block: torch.Tensor, w_block
     ``full_attention`` forms f(Z) entirely (slow, for tests); otherwise only its last column.
     """
     n, d = x.shape[-2], x.shape[-1]
+    steps = check.nonnegative_int("steps", steps)
     value, key_query = sparse_parameters(v_block, w_block)
     value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)           # constant over the prompt axis B
     estimates = x.new_zeros(*x.shape[:-2], 1, d)
@@ -139,6 +142,8 @@ def reduced_rollout(sample_cov: torch.Tensor, cross_moment: torch.Tensor, v_bloc
     (the product with I is skipped: the same numbers wherever they are finite). Returns (..., B, k+1, d), or
     with ``last_only`` ŵ_k alone, (..., B, d), without stacking the history (the same values and gradients).
     """
+    check.batch_shapes(sample_cov, cross_moment, v_block, "cross_moment")
+    steps = check.nonnegative_int("steps", steps)
     v_t = v_block.transpose(-1, -2)
     w_t = None if w_block is None else w_block.transpose(-1, -2)
     estimate = torch.zeros_like(cross_moment)

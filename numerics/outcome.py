@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from numerics import optim
+from numerics import validation as check
 from numerics.compile import compile_expression
 from numerics.lsa import cot_rollout, reduced_rollout
 from theory import outcome as theory
@@ -26,6 +27,8 @@ def final_estimate(sample_cov, w_star, v_block, k: int, prompts=None):
 
 def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):
     """L_OS = (1/2B) Σ_τ ‖ŵ_k - w*‖², shape (...)."""
+    check.batch_shapes(sample_cov, w_star, v_block)
+    check.positive_int("k", k)
     residual = final_estimate(sample_cov, w_star, v_block, k, prompts) - w_star
     return 0.5 * (residual ** 2).sum(-1).mean(-1)
 
@@ -109,6 +112,11 @@ def reinforce_gradient(sample_cov, w_star, v_block, k: int, std: float, samples:
     terms ‖ŵ_k − w*‖² and s²‖ε‖² times the score ε/s) cancels and the even part −2⟨ŵ_k − w*, ε⟩ε is left, whose
     size is that of the gradient itself. Rewards are returned for the +ε half.
     """
+    check.batch_shapes(sample_cov, w_star, v_block)
+    check.positive_int("k", k)
+    check.positive("std", std)
+    check.positive_int("samples", samples)
+    check.one_of("reward", reward, ("squared", "verifiable"))
     v = v_block.detach()
     single = replicates is None
     count = 1 if single else int(replicates)
@@ -150,10 +158,16 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
     ``lr``: one step for every run, or (gradient descent only) one step per run, shape (R,): run r then
     follows v_r <- v_r - lr_r ∇L_r exactly (its loss is weighted by lr_r under a unit step).
     """
+    check.batch_shapes(sample_cov, w_star, start, "w_star")
+    steps = check.nonnegative_int("steps", steps)        # 0: the start back, an empty history
+    check.one_of("optimizer", optimizer, ("gd", "adam"))
     v = start.detach().clone().requires_grad_(True)
     per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
     if per_run and optimizer == "adam":
-        raise ValueError("train_os: per-run steps are defined for gradient descent only")
+        raise check.ValidationError("parameter 'lr': per-run steps are defined for gradient descent only")
+    steps_given = check.finite_array("lr", lr)
+    if np.any(steps_given <= 0):
+        raise check.ValidationError(f"parameter 'lr': must be > 0, got {lr!r}")
     weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
     step = 1.0 if per_run else lr
     opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
@@ -164,7 +178,7 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
         (loss * weights if per_run else loss).sum().backward()
         opt.step()
         history.append(loss.detach())
-    return v.detach(), torch.stack(history)
+    return v.detach(), (torch.stack(history) if history else v.new_zeros((0, *v.shape[:-2])))
 
 
 def final_estimate_from_data(x, y, v_block, k: int):

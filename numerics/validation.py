@@ -114,3 +114,32 @@ def unit_interval(name: str, value) -> float:
     if not 0 < value < 1:
         raise ValidationError(f"parameter '{name}': must be in (0, 1), got {value!r}")
     return value
+
+
+def nonnegative_int(name: str, value) -> int:
+    """An integer >= 0 (a number of steps, where 0 means 'the start')."""
+    if isinstance(value, bool) or not np.isfinite(float(value)) or not float(value).is_integer() or value < 0:
+        raise ValidationError(f"parameter '{name}': must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def fraction(name: str, value) -> float:
+    """A share in [0, 1] (e.g. of coordinates)."""
+    value = float(value)
+    if not 0 <= value <= 1:
+        raise ValidationError(f"parameter '{name}': must be in [0, 1], got {value!r}")
+    return value
+
+
+def batch_shapes(sample_cov, vector, v_block, vector_name: str = "w_star") -> int:
+    """The prompts' dimension d, after checking that S is (..., B, d, d), the vector (..., B, d) and Ṽ (..., d, d)
+    (shapes only: cheap enough for every step of a training loop)."""
+    if sample_cov.dim() < 3 or sample_cov.shape[-1] != sample_cov.shape[-2]:
+        raise ValidationError(f"parameter 'sample_cov': must be (..., B, d, d), got shape {tuple(sample_cov.shape)}")
+    d = sample_cov.shape[-1]
+    if tuple(vector.shape[-2:]) != (sample_cov.shape[-3], d):
+        raise ValidationError(f"parameter '{vector_name}': must be (..., B, d) = (..., {sample_cov.shape[-3]}, {d}) "
+                              f"as 'sample_cov' {tuple(sample_cov.shape)}, got shape {tuple(vector.shape)}")
+    if tuple(v_block.shape[-2:]) != (d, d):
+        raise ValidationError(f"parameter 'v_block': must be (..., {d}, {d}), got shape {tuple(v_block.shape)}")
+    return d

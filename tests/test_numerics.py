@@ -57,6 +57,21 @@ def test_theorem_b1_f_names_a_beta_it_has_no_value_for(beta, message):
     assert np.isnan(limit_error([0.5, 1.0], **fig5)[1]) and np.isfinite(limit_error([0.5, 1.0], **fig5)[0])
 
 
+def test_paper_covariance_and_rollouts_name_bad_input():
+    with pytest.raises(ValidationError, match="parameter 'small'"):
+        paper_covariance(5, small=-1.0)                   # it returned a covariance that is not PSD
+    with pytest.raises(ValidationError, match="parameter 'fraction'"):
+        paper_covariance(5, fraction=2.0)
+    s, h, v = torch.eye(3).expand(4, 3, 3), torch.ones(4, 3), -torch.eye(3)
+    with pytest.raises(ValidationError, match="parameter 'cross_moment'"):
+        reduced_rollout(s, h[:, :2], v, None, 2)
+    with pytest.raises(ValidationError, match="parameter 'steps'"):
+        reduced_rollout(s, h, v, None, -1)
+    with pytest.raises(ValidationError, match="parameter 'steps'"):
+        cot_rollout(torch.zeros(2, 4, 3), torch.zeros(2, 4), v, torch.eye(3), -1)
+    assert reduced_rollout(s, h, v, None, 0).shape == (4, 1, 3)            # zero steps: the start, ŵ_0 = 0
+
+
 def test_relative_error_names_a_shape_mismatch_and_takes_arrays():
     from numerics.training import relative_error
     with pytest.raises(ValidationError, match="parameter 'target'.*shape"):

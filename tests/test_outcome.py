@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 from numerics import outcome as os_numerics
 from numerics.experiments import outcome as experiment
 from numerics.sampling import make_generator, sample_prompts
+from numerics.validation import ValidationError
 from theory import outcome as theory
 from theory.derivation import is_zero
 
@@ -76,3 +77,32 @@ def test_policy_gradient_claim_holds(quick_check):
     assert result.verdict == "holds", result.detail
     starvation = result.record["nonzero_reward_fraction_by_extra_distance"]
     assert starvation[4.0] < starvation[0.5]
+
+
+def _os_inputs():
+    s = torch.eye(3, dtype=torch.float64).expand(2, 4, 3, 3)
+    return s, torch.ones(2, 4, 3, dtype=torch.float64), -torch.eye(3, dtype=torch.float64).expand(2, 3, 3)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s, w, v: os_numerics.os_loss(s, w[..., :2], v, 1), "parameter 'w_star'.*\\(\\.\\.\\., 4, 3\\)"),
+    (lambda s, w, v: os_numerics.os_loss(s, w, v[..., :2, :2], 1), "parameter 'v_block'"),
+    (lambda s, w, v: os_numerics.os_loss(s, w, v, 0), "parameter 'k'"),
+    (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, -0.1), "parameter 'lr': must be > 0"),
+    (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, float("nan")), "parameter 'lr'"),
+    (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, 0.1, optimizer="sgdx"), "parameter 'optimizer'"),
+    (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, np.array([0.1, 0.1]), optimizer="adam"), "parameter 'lr'"),
+    (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.0, 4, make_generator(0), False),
+     "parameter 'std'"),
+    (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.5, 0, make_generator(0), False),
+     "parameter 'samples'"),
+])
+def test_outcome_inputs_are_named_not_torch_errors(call, message):
+    with pytest.raises(ValidationError, match=message):
+        call(*_os_inputs())
+
+
+def test_zero_os_steps_give_the_start_and_an_empty_history():
+    s, w, v = _os_inputs()
+    final, history = os_numerics.train_os(s, w, v, 1, 0, 0.1)      # a schedule's repeated step count: not an error
+    assert torch.equal(final, v) and history.shape == (0, 2)
