@@ -165,8 +165,7 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
     per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
     if per_run and optimizer == "adam":
         raise check.ValidationError("parameter 'lr': per-run steps are defined for gradient descent only")
-    steps_given = check.finite_array("lr", lr)
-    if np.any(steps_given <= 0):
+    if np.any(check.finite_array("lr", lr) <= 0):
         raise check.ValidationError(f"parameter 'lr': must be > 0, got {lr!r}")
     weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
     step = 1.0 if per_run else lr
