@@ -215,6 +215,8 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
     once on the level's independent replication (``Level.replicate``: fresh draws of the same instance), the
     fuzzer's confirmation of a counterexample it selected."""
     overrides = dict(overrides or {})
+    if level_name not in LEVELS:   # a misspelt level would read as a silent "unchecked"
+        raise ValidationError(f"parameter 'level': must be one of {list(LEVELS)}, got {level_name!r}")
     level = claim.levels.get(level_name)
     if replicate and (level is None or level.replicate is None):
         raise ValidationError(f"claim '{claim.id}', level '{level_name}': has no independent replication "

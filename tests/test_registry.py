@@ -97,3 +97,9 @@ def test_records_name_their_metric_and_symbolic_sizes():
     (result,) = verify("wishart-moment", level="symbolic", d=7)
     assert result.metric == "nonvanishing_identities" and result.params["d"] == 2   # where it was run, not 7
     assert result.kind == "paper" and result.source and result.schema_version >= 2
+
+
+def test_a_misspelt_level_is_an_error_not_an_unchecked_verdict():
+    with pytest.raises(ValidationError, match="parameter 'level': must be one of"):
+        run_check(get_claim("wishart-moment"), "numerics")
+    assert run_check(get_claim("thm-4.2"), "montecarlo").verdict == "unchecked"      # a level it does not declare
