@@ -11,7 +11,7 @@
 # Each step is bounded by `timeout` (the limits sum to 525 s); `times.txt` collects exit codes and seconds. Logs and
 # JSON go to a work folder, packed at the end into OUT/gpu_check.tgz (the device tool returns at most 8 files).
 set -u
-OUT=${1:-${OUT:-figures/output/gpu_check}}
+OUT=${1:-${OUT:-figures-output/gpu_check}}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 FIGURE_NAMES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 
+# Where figures go by default, relative to the working directory. Not figures/output: outside the checkout that
+# made a folder named figures/ without __init__.py, which `python -m proofs_check` or a script run there then
+# imported instead of this package (an editable install's finder is asked after the working directory), and
+# `figure` failed with "cannot import name 'make_figure' from 'figures' (unknown location)". A name that is not a
+# Python identifier can shadow nothing.
+DEFAULT_OUT = "figures-output"
+
 # Which claims each figure bears on (claim ids only: figures never import the verification layer).
 FIGURE_CLAIMS = {
     "fig1": ("sft-data-scaling",),
@@ -23,7 +30,7 @@ FIGURE_CLAIMS["fig4-protocol"] = ("insight-3", "insight-4")
 FIGURE_TITLES["fig4-protocol"] = "Fig. 4 protocol map: where each Fig. 4 finding holds (learning rate x epochs)"
 
 
-def make_figure(name: str, small: bool = False, out_dir="figures/output", seed: int = 0, sweep=None,
+def make_figure(name: str, small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep=None,
                 device: str = "cpu", scale: str | None = None):
     """Make one figure and return the written paths. matplotlib is imported only here. ``sweep``: a
     numerics.sweep.SweepOptions (cache, executor, jobs); None computes every task here without a cache.

@@ -14,7 +14,6 @@ import numpy as np  # noqa: E402
 
 from numerics.training import versions  # noqa: E402
 
-DEFAULT_OUT = Path("figures/output")
 
 # One colour scheme for every figure: Okabe-Ito (distinguishable with the common colour-vision deficiencies).
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from figures import DEFAULT_OUT
 from figures.common import (CI_NOTE, COLOURS, FigureData, integer_ticks, mean_ci, panel_letters, plt, save,
                             spans_decades, style)
 from numerics.experiments import gpt2 as experiment
@@ -65,7 +66,7 @@ def draw(panels: dict, protocol, name: str, out_dir, config: dict, started: floa
     return save(fig, data, name, out_dir, config, started)
 
 
-def figure3(small: bool = False, out_dir="figures/output", seed: int = 0, sweep=None, device: str = "cpu",
+def figure3(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep=None, device: str = "cpu",
             protocol=None, log=None):
     """SFT and OS test loss against B, n and k with a GPT-2 decoder (paper Fig. 3). ``sweep`` (the sweep
     layer's options) is accepted for a uniform figure interface; the pretrained checkpoint is cached through

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from figures import DEFAULT_OUT
 from figures.common import (CI_NOTE, COLOURS, FigureData, integer_ticks, mean_ci, panel_letters, plt, save,
                             spans_decades, style)
 from numerics import sft
@@ -60,7 +61,7 @@ def fig4_tasks(config: dict, seed: int) -> list[Task]:
     return tasks
 
 
-def figure4(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
+def figure4(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep: SweepOptions | None = None):
     """SFT and OS test loss against B, n and k with the LSA model (paper Fig. 4), with the pretrained start's
     loss as a baseline (the stated protocol barely moves the model from it)."""
     config = SMALL if small else PAPER

@@ -28,6 +28,7 @@ import time
 import numpy as np
 from matplotlib.colors import to_rgb
 
+from figures import DEFAULT_OUT
 from figures.common import COLOURS, FigureData, panel_letters, plt, save, style
 from numerics import sft
 from numerics import validation as check
@@ -176,7 +177,7 @@ def _grid_axes(ax, config, title):
         ax.add_patch(plt.Rectangle((paper[0] - 0.5, i - 0.5), 1, 1, fill=False, linewidth=2, edgecolor="black"))
 
 
-def figure4_protocol(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None,
+def figure4_protocol(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep: SweepOptions | None = None,
                      scale: str | None = None):
     """Where each Fig. 4 finding holds over learning rate x epochs (see the module docstring); the paper's own
     protocol (Adam 1e-3, 130 epochs) is outlined. ``scale``: 'small', 'medium' (default) or 'paper'."""

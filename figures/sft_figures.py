@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from figures import DEFAULT_OUT
 from figures.common import CI_NOTE, FigureData, mean_ci, panel_letters, plt, save, spans_decades, style
 from numerics.asymptotics import limit_error
 from numerics.experiments.asymptotics import first_order_parts
@@ -71,7 +72,7 @@ def fig1_tasks(config: dict, seed: int) -> list[Task]:
                  label=f"fig1 r={r} n={n}") for r in INTERFERENCE for n in config["ns"]]
 
 
-def figure1(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
+def figure1(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep: SweepOptions | None = None):
     """Post-test error of Ṽ* against B for three interference levels r (paper Fig. 1)."""
     config = SMALL["fig1"] if small else PAPER["fig1"]
     started = time.perf_counter()
@@ -113,7 +114,7 @@ def fig2_tasks(config: dict, seed: int) -> list[Task]:
             for r in INTERFERENCE for prompts in config["Bs"] for n in config["ns"]]
 
 
-def figure2(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
+def figure2(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep: SweepOptions | None = None):
     """Post-test error of Ṽ* against the prompt length n (paper Fig. 2)."""
     config = SMALL["fig2"] if small else PAPER["fig2"]
     started = time.perf_counter()
@@ -166,7 +167,7 @@ def fig5_tasks(config: dict, seed: int) -> list[Task]:
     return tasks
 
 
-def figure5(small: bool = False, out_dir="figures/output", seed: int = 0, sweep: SweepOptions | None = None):
+def figure5(small: bool = False, out_dir=DEFAULT_OUT, seed: int = 0, sweep: SweepOptions | None = None):
     """Theorem B.1's printed and corrected F(β) against the simulated errors of the first-order Ṽ and of Ṽ*
     (paper Fig. 5; the corrected F is thm-B.1-corrected's, numerics.asymptotics formula='corrected')."""
     config = SMALL["fig5"] if small else PAPER["fig5"]

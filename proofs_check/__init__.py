@@ -8,11 +8,30 @@ A claim is a declarative :class:`Claim` (source, kind, conditions, parameters, a
 measurement plus a named rule from :mod:`proofs_check.rules`); add your own with :func:`register`,
 the :func:`claim` decorator, or a ``proofs_check.claims`` entry point (see the README).
 """
-from proofs_check import rules
-from proofs_check.registry import REGISTRY, all_claims, get_claim, register, verify
-from proofs_check.results import CheckResult, Results
-from proofs_check.spec import (KINDS, LEVELS, VERDICTS, Case, Claim, Condition, CrossCheck, Level, Measurement,
-                               Param, claim)
+
+
+def _refuse_shadowed_packages():
+    """A folder named theory/, numerics/ or figures/ without __init__.py in the working directory (a user's notes; the
+    figures/output/ that `proofs-check figure` wrote there before stop 26) comes first on sys.path under
+    ``python -m`` or a script, and Python imports it as an empty namespace package instead of the toolkit's (an
+    editable install's finder is asked after the path). The toolkit then failed deep inside ("cannot import name
+    'make_figure' from 'figures' (unknown location)"), or ran without the package's own __init__. Say so at once."""
+    import importlib.util
+    for name in ("theory", "numerics", "figures"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin in (None, "namespace"):
+            folders = ", ".join(str(path) for path in (spec.submodule_search_locations or []))
+            raise ImportError(f"the folder {folders} (no __init__.py) shadows the toolkit's '{name}' package: run "
+                              f"from another directory, or rename that folder")
+
+
+_refuse_shadowed_packages()
+
+from proofs_check import rules  # noqa: E402 (after the check above: these import theory and numerics)
+from proofs_check.registry import REGISTRY, all_claims, get_claim, register, verify  # noqa: E402
+from proofs_check.results import CheckResult, Results  # noqa: E402
+from proofs_check.spec import (KINDS, LEVELS, VERDICTS, Case, Claim, Condition, CrossCheck, Level,  # noqa: E402
+                               Measurement, Param, claim)
 
 
 def fuzz(claim_id: str, examples: int | None = None, log=None):

@@ -14,6 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from figures import DEFAULT_OUT
 from numerics.validation import ValidationError
 from proofs_check.sweeps import add_sweep_arguments, sweep_options
 
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "recomputing anything (default: run every claim now)")
     report.add_argument("--out", default="report", metavar="DIR", help="output directory (report.html, report.md)")
     report.add_argument("--format", choices=("html", "md", "both"), default="both", help="which file(s) to write")
-    report.add_argument("--figures", default="figures/output", metavar="DIR",
+    report.add_argument("--figures", default=DEFAULT_OUT, metavar="DIR",
                         help="where `proofs-check figure` wrote its images; those found are embedded beside the claims "
                              "they bear on")
     report.add_argument("--seed", type=int, default=None,
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     figure = sub.add_parser("figure", help="make one of the paper's figures (PNG, PDF, CSV, JSON)")
     figure.add_argument("name", choices=FIGURES, help="which figure")
     figure.add_argument("--small", action="store_true", help="seconds-sized version (what CI runs)")
-    figure.add_argument("--out", default="figures/output", help="output directory")
+    figure.add_argument("--out", default=DEFAULT_OUT, help="output directory")
     figure.add_argument("--seed", type=int, default=0, help="master seed of the figure's random streams")
     figure.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where fig3's GPT-2 trains (bf16 autocast on cuda); other figures ignore it")

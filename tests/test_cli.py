@@ -175,3 +175,18 @@ def test_threads_after_the_command_is_the_global_option_not_a_claim_parameter(ca
 def test_a_non_finite_float_parameter_is_named_as_such(capsys, value):
     assert main(["verify", "wishart-moment", "--level", "numeric", "--condition", value]) == 2
     assert f"parameter '--condition': must be a finite number, got '{value}'" in capsys.readouterr().err
+
+
+def test_a_folder_named_like_a_toolkit_package_is_named_not_imported(tmp_path):
+    """`python -m proofs_check` in a folder holding figures/ (what `figure` wrote by default before stop 26) imported
+    that folder as an empty namespace package and failed deep inside; the default output no longer makes one, and
+    such a folder is now named at import."""
+    import subprocess
+    import sys
+    from figures import DEFAULT_OUT
+    assert DEFAULT_OUT.isidentifier() is False                    # an output folder can never shadow a package
+    (tmp_path / "figures" / "output").mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "proofs_check", "list"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    assert f"the folder {tmp_path / 'figures'} (no __init__.py) shadows the toolkit's 'figures' package" in done.stderr
