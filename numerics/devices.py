@@ -27,4 +27,7 @@ def requested_device() -> str | None:
     text = os.environ.get(DEVICE_VARIABLE, "").strip().lower()
     if not text:
         return None
-    return check.one_of(f"environment variable {DEVICE_VARIABLE}", text, set(DEVICES))
+    if text not in DEVICES:
+        raise check.ValidationError(f"environment variable {DEVICE_VARIABLE}: must be one of {sorted(DEVICES)}, "
+                                    f"got {text!r}")
+    return text

@@ -95,6 +95,7 @@ def test_reproduce_commands_reproduce(capsys, argv):
     (["fuzz", "wishart-moment", "--examples", "1", "--log", "/proc/x/y"], "(--log)"),
     (["fuzz", "wishart-moment", "--examples", "1", "--log", "/tmp"], "(--log)"),
     (["figure", "fig1", "--small", "--out", "/proc/x"], "parameter '--out'"),
+    (["verify", "wishart-moment", "--level", "numeric", "--cache", "/proc/x"], "(or $PROOFS_CHECK_CACHE)"),
 ])
 def test_bad_usage_exits_2_with_one_line(capsys, argv, fragment):
     assert main(argv) == 2

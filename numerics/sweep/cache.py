@@ -55,8 +55,8 @@ class TaskCache:
             # no size-based eviction: a sweep's results are small, and evicting one silently recomputes it
             self._store = diskcache.Cache(str(self.directory), eviction_policy="none")
         except OSError as error:
-            raise check.ValidationError(f"parameter '--cache': {str(directory)!r} is not a usable cache directory "
-                                        f"({error.strerror or error})") from None
+            raise check.ValidationError(f"parameter '--cache' (or $PROOFS_CHECK_CACHE): {str(directory)!r} is not a "
+                                        f"usable cache directory ({error.strerror or error})") from None
 
     def get(self, key):
         return self._store.get(key)
