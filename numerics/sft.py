@@ -374,6 +374,8 @@ def train_sft_together(x, y, w_star, start, k: int, eta: float, steps: int, sett
     runs axis for the loss, so each follows exactly the trajectory it would follow alone (per-run losses do
     not interact; each optimizer steps only its own leaf). Returns [(final V~, loss history)] per setting.
     """
+    _check_sft_training(x, y, w_star, start, k, eta, settings)
+    steps = check.nonnegative_int("steps", steps)          # 0: the start back, an empty history
     d, count = x.shape[-1], len(settings)
     leaves, optimizers = [], []
     for lr, kind in settings:
@@ -395,5 +397,23 @@ def train_sft_together(x, y, w_star, start, k: int, eta: float, steps: int, sett
         for opt in optimizers:
             opt.step()
         history.append(loss.detach())
-    history = torch.stack(history)                                                  # (steps, count·R)
+    history = torch.stack(history) if history else start.new_zeros(0, count * runs)   # (steps, count·R)
     return [(leaf.detach(), history[:, j * runs:(j + 1) * runs]) for j, leaf in enumerate(leaves)]
+
+
+def _check_sft_training(x, y, w_star, start, k: int, eta: float, settings) -> None:
+    """The shapes :func:`train_sft` documents, k >= 1, η in (0, 1), and each setting a positive step and a known
+    optimizer: one-line errors instead of torch's broadcasting messages from inside the LSA."""
+    if x.dim() < 3:
+        raise check.ValidationError(f"parameter 'x': must be (R, B, n, d), got shape {tuple(x.shape)}")
+    *batch, n, d = x.shape
+    for name, value, shape in (("y", y, (*batch, n)), ("w_star", w_star, (*batch, d)),
+                               ("start", start, (batch[0], d, d) if batch else (d, d))):
+        if tuple(value.shape) != tuple(shape):
+            raise check.ValidationError(f"parameter '{name}': must have shape {tuple(shape)} for x of shape "
+                                        f"{tuple(x.shape)}, got {tuple(value.shape)}")
+    check.positive_int("k", k)
+    check.unit_interval("eta", eta)
+    for lr, kind in settings:
+        check.positive("lr", lr)
+        check.one_of("optimizer", kind, ("gd", "adam"))

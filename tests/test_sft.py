@@ -230,3 +230,16 @@ def test_symbolic_slope_at_zero_matches_difference_quotient():
     params = dict(gamma_ratio=0.6, mu1=0.5, rho=0.1, eta=0.2, r=0.1)
     quotient = (limit_error_mp(2e-8, **params) - limit_error_mp(1e-8, **params)) / 1e-8
     assert abs(slope_at_zero(**params) - float(quotient)) < 1e-5 * abs(float(quotient)) + 1e-6
+
+
+def test_sft_training_names_bad_input_and_zero_steps_give_the_start():
+    from numerics.validation import ValidationError
+    x, y, w, start = torch.zeros(1, 2, 4, 2), torch.zeros(1, 2, 4), torch.zeros(1, 2, 2), torch.zeros(1, 2, 2)
+    with pytest.raises(ValidationError, match="parameter 'y': must have shape \\(1, 2, 4\\)"):
+        sft.train_sft(x, torch.zeros(1, 2, 5), w, start, 1, 0.2, 2, 0.1)   # was torch's "expanded size"
+    with pytest.raises(ValidationError, match="parameter 'eta'"):
+        sft.train_sft(x, y, w, start, 1, 2.0, 2, 0.1)
+    with pytest.raises(ValidationError, match="parameter 'optimizer'"):
+        sft.train_sft(x, y, w, start, 1, 0.2, 2, 0.1, optimizer="sgdx")
+    final, history = sft.train_sft(x, y, w, start, 1, 0.2, 0, 0.1)     # was "stack expects a non-empty"
+    assert torch.equal(final, start) and history.shape == (0, 1)
