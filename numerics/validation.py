@@ -21,13 +21,22 @@ def _as_numpy(value):
         raise ValidationError(f"could not read a numeric array: {error}") from None
 
 
+def _as_number(value) -> float:
+    """float(value), NaN for what is not a number (None, 'x'): the caller's check then names the parameter."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def positive_int(name: str, value) -> int:
     """An integer >= 1 (dimensions, context lengths, counts)."""
-    if isinstance(value, bool) or not float(value).is_integer():
+    number = _as_number(value)
+    if isinstance(value, bool) or not number.is_integer():
         raise ValidationError(f"parameter '{name}': must be an integer >= 1, got {value!r}")
-    if int(value) < 1:
+    if number < 1:
         raise ValidationError(f"parameter '{name}': must be >= 1, got {value!r}")
-    return int(value)
+    return value if isinstance(value, int) else int(number)   # an int stays exact beyond 2**53
 
 
 def nonnegative(name: str, value) -> float:
@@ -118,9 +127,10 @@ def unit_interval(name: str, value) -> float:
 
 def nonnegative_int(name: str, value) -> int:
     """An integer >= 0 (a number of steps, where 0 means 'the start')."""
-    if isinstance(value, bool) or not np.isfinite(float(value)) or not float(value).is_integer() or value < 0:
+    number = _as_number(value)
+    if isinstance(value, bool) or not np.isfinite(number) or not number.is_integer() or number < 0:
         raise ValidationError(f"parameter '{name}': must be an integer >= 0, got {value!r}")
-    return int(value)
+    return value if isinstance(value, int) else int(number)   # an int stays exact beyond 2**53
 
 
 def fraction(name: str, value) -> float:

@@ -485,3 +485,13 @@ def test_a_requested_device_enters_the_task_key(monkeypatch):
     on_cpu = task.key()
     monkeypatch.setenv(DEVICE_VARIABLE, "cuda")
     assert len({unset, on_cpu, task.key()}) == 3
+
+
+@pytest.mark.parametrize("value", ["x", None, float("nan"), float("inf"), 1.5, True])
+def test_integer_parameters_name_what_is_not_an_integer(value):
+    """A string or None reached float() unguarded: a bare ValueError / TypeError instead of the parameter's name."""
+    from numerics.validation import nonnegative_int, positive_int
+    for check in (positive_int, nonnegative_int):
+        with pytest.raises(ValidationError, match="parameter 'n': must be an integer"):
+            check("n", value)
+    assert positive_int("n", 2 ** 60 + 1) == 2 ** 60 + 1 and nonnegative_int("n", "5") == 5
