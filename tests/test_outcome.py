@@ -28,6 +28,23 @@ def test_printed_gradient_equals_autograd(d, n, k, seed):
     torch.testing.assert_close(autograd, printed, rtol=1e-9, atol=1e-12)
 
 
+@given(d=st.integers(1, 4), n=st.integers(1, 8), k=st.integers(1, 5), seed=st.integers(0, 999),
+       weighted=st.booleans())
+def test_adjoint_loss_and_gradient_equal_autograd(d, n, k, seed, weighted):
+    # train_os steps with the rollout's adjoint; autograd through os_loss is the independent reference
+    prompts = sample_prompts(n, 3, np.eye(d) + 0.3, runs=2, seed=seed)
+    s, w = prompts.sample_covariance, prompts.w_star
+    v = -0.5 * torch.eye(d, dtype=torch.float64) + 0.3 * torch.randn(2, d, d, generator=make_generator(seed),
+                                                                      dtype=torch.float64)
+    weights = torch.tensor([0.3, 2.0], dtype=torch.float64) if weighted else None
+    leaf = v.clone().requires_grad_(True)
+    reference = os_numerics.os_loss(s, w, leaf, k)
+    (autograd,) = torch.autograd.grad((reference * (1 if weights is None else weights)).sum(), leaf)
+    loss, gradient = os_numerics.os_loss_and_gradient(s, w, v, k, weights)
+    assert torch.equal(loss, reference.detach())
+    torch.testing.assert_close(gradient, autograd, rtol=1e-10, atol=1e-13 * float(autograd.abs().max()))
+
+
 @given(d=st.integers(1, 3), n=st.integers(1, 6), k=st.integers(1, 3), seed=st.integers(0, 999))
 def test_data_form_recursion_matches_sample_covariance_form(d, n, k, seed):
     prompts = sample_prompts(n, 4, np.eye(d), runs=2, seed=seed)

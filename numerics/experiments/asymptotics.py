@@ -27,12 +27,19 @@ def _diagonal(setup: BlockSetup, first: float, rest: float) -> torch.Tensor:
     return torch.as_tensor(np.diag(setup._blocks(first, rest)).copy(), dtype=torch.float64)
 
 
-def _post_test(v: torch.Tensor, sigma: torch.Tensor, n: int) -> torch.Tensor:
-    """Lemma A.1 / Prop. 5.1 error of V for a diagonal Σ (batched): ‖I + VΣ‖² + (‖VΣ‖² + ‖VΣ^½‖² tr Σ)/n."""
+def _post_test_terms(v: torch.Tensor, sigma: torch.Tensor) -> dict:
+    """The three sums of the Lemma A.1 / Prop. 5.1 error of V for a diagonal Σ (batched): ‖I + VΣ‖², ‖VΣ‖² and
+    ‖VΣ^½‖², with V∘V (``squared``) for the callers' other weighted sums of V's squares."""
     scaled = v * sigma
     residual = scaled + torch.eye(v.shape[-1], dtype=v.dtype)
-    return (residual ** 2).sum((-2, -1)) + ((scaled ** 2).sum((-2, -1))
-                                           + (v ** 2 * sigma).sum((-2, -1)) * sigma.sum()) / n
+    squared = v ** 2
+    return {"residual": (residual ** 2).sum((-2, -1)), "scaled": (scaled ** 2).sum((-2, -1)),
+            "half": (squared * sigma).sum((-2, -1)), "squared": squared}
+
+
+def _post_test(terms: dict, sigma: torch.Tensor, n: int) -> torch.Tensor:
+    """‖I + VΣ‖² + (‖VΣ‖² + ‖VΣ^½‖² tr Σ)/n from :func:`_post_test_terms`."""
+    return terms["residual"] + (terms["scaled"] + terms["half"] * sigma.sum()) / n
 
 
 def _first_order_solutions(x, phi, a, gamma0_inverse, eta):
@@ -79,14 +86,15 @@ def first_order_parts(setup: BlockSetup, n: int, prompts: int, runs: int, seed: 
     gamma0_inverse = 1 / ((1 + 1 / n) * sigma0 + sigma0.sum() / n)
     with _one_thread():
         v_s, v_tilde, pinv_weights = _first_order_solutions(a[:, None] * omega, phi, a, gamma0_inverse, setup.eta)
-        total = _post_test(v_tilde, sigma, n) / d
-        bias_part = _post_test(v_s, sigma, n) / d
+        # V_S's sums serve both Err(V_S) and the statistics Bias and T_var,Σ (the same sums, computed once)
+        tilde_terms, s_terms = _post_test_terms(v_tilde, sigma), _post_test_terms(v_s, sigma)
+        total = _post_test(tilde_terms, sigma, n) / d
+        bias_part = _post_test(s_terms, sigma, n) / d
         a_bar = float(a.mean())
-        eye = torch.eye(d, dtype=torch.float64)
         statistics = {
-            "bias": (((eye + v_s * sigma) ** 2).sum((-2, -1)) / d),
-            "t_var": (v_s ** 2 * (a_bar * a)).sum((-2, -1)) / d,
-            "t_var_sigma": (v_s ** 2 * sigma).sum((-2, -1)) / d,
+            "bias": s_terms["residual"] / d,
+            "t_var": (s_terms["squared"] * (a_bar * a)).sum((-2, -1)) / d,
+            "t_var_sigma": s_terms["half"] / d,
             "t_inv": (pinv_weights * sigma ** 2).sum(-1),
             "t_inv_sigma": (pinv_weights * sigma).sum(-1),
         }

@@ -1,0 +1,102 @@
+"""Outcome-supervised training steps: the rollout's adjoint (new) vs autograd through os_loss (old), same run.
+
+``numerics.outcome.train_os`` took each step's gradient by ``os_loss(...).sum().backward()``; it now takes it from
+``os_loss_and_gradient`` (the adjoint of ŵ_{i+1} = ŵ_i + Ṽ(Sŵ_i − h): the same loss bitwise, the gradient to
+rounding; tests/test_outcome.py). Old path: the autograd loop, written out here as train_os ran it.
+
+Shapes: the outcome checks' defaults (d = 4, n = 64, B = 16) with insight-4's 40 runs x 3 step fractions stacked
+(120 runs) and k = 1, 2, 4, one thread, 100 steps of gradient descent at per-run steps. Then the three checks that
+train with it (insight-4, insight-3 at montecarlo; os-stability at training) on both paths. Each ratio is old's
+median over new's, the repeats alternating old and new; the final Ṽ of both paths is compared.
+
+Usage: python benchmarks/bench_os_step.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from numerics import optim
+from numerics import outcome
+from numerics import threads
+from numerics.sampling import sample_prompts
+
+NEW_TRAIN = outcome.train_os
+
+
+def _autograd_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
+    """train_os as it was: one autograd graph per step."""
+    v = start.detach().clone().requires_grad_(True)
+    per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
+    weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
+    step = 1.0 if per_run else lr
+    opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
+    history = []
+    for _ in range(steps):
+        loss = outcome.os_loss(sample_cov, w_star, v, k)
+        opt.zero_grad(set_to_none=True)
+        (loss * weights if per_run else loss).sum().backward()
+        opt.step()
+        history.append(loss.detach())
+    return v.detach(), torch.stack(history)
+
+
+def use(path: str):
+    outcome.train_os = NEW_TRAIN if path == "new" else _autograd_train_os
+
+
+def train_seconds(path: str, k: int, runs: int = 120, steps: int = 100):
+    use(path)
+    data = sample_prompts(64, 16, np.eye(4) + 0.2, runs=runs, seed=0)
+    start = (-0.3 * torch.eye(4, dtype=torch.float64)).expand(runs, -1, -1)
+    lr = np.linspace(0.01, 0.05, runs)
+    began = time.perf_counter()
+    final, _ = outcome.train_os(data.sample_covariance, data.w_star, start, k, steps, lr)
+    return time.perf_counter() - began, final
+
+
+def check_seconds(path: str) -> float:
+    from proofs_check.registry import get_claim, run_check
+    use(path)
+    began = time.perf_counter()
+    for claim, level in (("insight-4", "montecarlo"), ("insight-3", "montecarlo"), ("os-stability", "training")):
+        run_check(get_claim(claim), level)
+    return time.perf_counter() - began
+
+
+def paired(measure, repeats: int):
+    """(median old seconds, median new seconds) over repeats that alternate old and new."""
+    old, new = [], []
+    for _ in range(repeats):
+        old.append(measure("old"))
+        new.append(measure("new"))
+    return statistics.median(old), statistics.median(new)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    threads.configure(1)
+    import numerics.experiments.outcome  # noqa: F401  (imports out of the first timing)
+    train_seconds("new", 1, steps=2)
+    train_seconds("old", 1, steps=2)
+    print("train_os, d = 4, n = 64, B = 16, 120 runs, 100 steps, one thread: old (autograd) vs new (adjoint)")
+    for k in (1, 2, 4):
+        old_final, new_final = train_seconds("old", k)[1], train_seconds("new", k)[1]
+        gap = float((old_final - new_final).abs().max() / old_final.abs().max())
+        old, new = paired(lambda path: train_seconds(path, k)[0], args.repeats)
+        print(f"  k = {k}: old {old:.3f} s, new {new:.3f} s, ratio {old / new:.2f}x, "
+              f"final Ṽ max relative difference {gap:.1e}")
+    old, new = paired(check_seconds, max(1, args.repeats // 2))
+    print(f"insight-4 + insight-3 montecarlo + os-stability training (full size): old {old:.1f} s, new {new:.1f} s, "
+          f"ratio {old / new:.2f}x")
+    use("new")
+
+
+if __name__ == "__main__":
+    main()
