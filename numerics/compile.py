@@ -297,6 +297,13 @@ class CompiledExpression:
         operations in the same order as :meth:`numpy`, so the same numbers, bitwise (tests/test_compile.py)."""
         return BoundNumpy(self, tuple(varying), NumpyOps(dtype), fixed)
 
+    def bind_torch(self, varying, dtype, device=None, **fixed) -> "BoundNumpy":
+        """:meth:`bind_numpy` with the torch backend: the parts free of the ``varying`` inputs are evaluated on the
+        first call (the fixed inputs carry no gradient, so neither do they) and reused; autograd flows from the
+        varying inputs through the rest. For training loops on a compiled population loss (numerics.training,
+        numerics.zfb): the same operations in the same order as :meth:`torch`, so the same numbers, bitwise."""
+        return BoundNumpy(self, tuple(varying), TorchOps(dtype, device), fixed)
+
     def _evaluate(self, ops, inputs):
         values = self._bind(ops, inputs)
         return self._get_plan().run(ops, values)
@@ -444,7 +451,7 @@ class _Plan:
 
 
 class BoundNumpy:
-    """:meth:`CompiledExpression.bind_numpy`: call with the varying inputs as keywords. Their shapes must stay those
+    """:meth:`CompiledExpression.bind_numpy` (and ``bind_torch``): call with the varying inputs as keywords. Their shapes must stay those
     of the first call (the cached subexpressions, and any dimension bound from them, were computed for those)."""
 
     def __init__(self, compiled: CompiledExpression, varying: tuple, ops, fixed: dict):

@@ -117,16 +117,21 @@ class PretrainResult:
     versions: dict = field(default_factory=versions)
 
 
-def _population_loss(v_block, config: PretrainConfig, tensors):
-    """Exact population loss per run (compiled theory + autograd), shape (R,)."""
+def _population_loss(config: PretrainConfig, tensors, device):
+    """Exact population loss per run (compiled theory + autograd) as a function of Ṽ (R, d, d) -> (R,), its parts
+    free of Ṽ bound once (CompiledExpression.bind_torch: the numbers of the unbound .torch call, bitwise)."""
+    def bound(name, **fixed):
+        return DERIVED[name].bind_torch(("V",), config.dtype, device, n=config.n, **fixed)
     if config.mixture is not None:
-        losses = [p * DERIVED["one_step_error"].torch(V=v_block, Sigma=c, n=config.n)
-                  for p, c in zip(config.mixture.weights.tolist(), tensors["mixture"])]
-        return sum(losses)
+        parts = [(p, bound("one_step_error", Sigma=c)) for p, c in zip(config.mixture.weights.tolist(),
+                                                                        tensors["mixture"])]
+        return lambda v: sum(p * loss(V=v) for p, loss in parts)
     if config.noise_std > 0 or config.weight_std != 1.0:     # w* ~ N(0, ψ² I): the noisy form at σ ≥ 0
-        return DERIVED["noisy_one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n,
-                                                     sigma2=config.noise_std ** 2, psi2=config.weight_std ** 2)
-    return DERIVED["one_step_error"].torch(V=v_block, Sigma=tensors["covariance"], n=config.n)
+        noisy = bound("noisy_one_step_error", Sigma=tensors["covariance"], sigma2=config.noise_std ** 2,
+                      psi2=config.weight_std ** 2)
+        return lambda v: noisy(V=v)
+    plain = bound("one_step_error", Sigma=tensors["covariance"])
+    return lambda v: plain(V=v)
 
 
 def prompt_source(config: PretrainConfig, device=None) -> PromptSource:
@@ -169,10 +174,11 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
                  else optim.GradientDescent([v_block], lr=config.lr))
     history = np.empty((config.steps, config.runs))
     source = prompt_source(config, device) if config.gradient != "population" else None
+    population_loss = _population_loss(config, tensors, device) if config.gradient == "population" else None
     for step in range(config.steps):
         optimizer.lr = config.lr * optim.cosine_factor(step, config.steps)
         if config.gradient == "population":
-            per_run = _population_loss(v_block, config, tensors)
+            per_run = population_loss(v_block)
         else:
             per_run = sampled_loss(v_block, w_block, config, generator, source)
         optimizer.zero_grad(set_to_none=True)

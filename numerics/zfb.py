@@ -97,12 +97,22 @@ class ZFBConfig:
     gradient: str = "sampled"   # "sampled": fresh prompts each step; "population": the exact population risk
 
 
-def _population_risk(value_scale, key_query, covariance, n):
+def _population_risk(value_scale, key_query, covariance, n, risk=None):
     """Exact query risk per run, shape (R,): E(x_qᵀ G h - x_qᵀ w*)² at G = u W_11ᵀ, from the toolkit's own
-    Wick-derived formula (theory.pretraining.derived_zfb_risk, compiled; autograd flows through it)."""
-    from numerics.closed_forms import DERIVED   # compiles the theory: only the population runs pay for it
+    Wick-derived formula (theory.pretraining.derived_zfb_risk, compiled; autograd flows through it). ``risk``:
+    :func:`bound_population_risk`'s, for a loop at one Σ and n (the same numbers, bitwise)."""
     predictor = value_scale[:, None, None] * key_query.transpose(-1, -2)
+    if risk is not None:
+        return risk(G=predictor)
+    from numerics.closed_forms import DERIVED   # compiles the theory: only the population runs pay for it
     return DERIVED["zfb_risk"].torch(G=predictor, Sigma=covariance, n=float(n))
+
+
+def bound_population_risk(covariance, n, dtype, device=None):
+    """The compiled risk as a function of G alone, its parts free of G (Σ, n) evaluated once
+    (CompiledExpression.bind_torch)."""
+    from numerics.closed_forms import DERIVED
+    return DERIVED["zfb_risk"].bind_torch(("G",), dtype, device, Sigma=covariance, n=float(n))
 
 
 def train_zfb(config: ZFBConfig):
@@ -142,10 +152,12 @@ def train_zfb(config: ZFBConfig):
     optimizer = optim.GradientDescent([value_scale, key_query], lr=config.lr)
     covariance_tensor = torch.as_tensor(covariance, dtype=config.dtype, device=device)
     source = PromptSource(covariance, dtype=config.dtype, device=device)    # validated and factorised once
+    risk = bound_population_risk(covariance_tensor, config.n, config.dtype, device) \
+        if config.gradient == "population" else None
     for step in range(config.steps):
         optimizer.lr = config.lr * optim.cosine_factor(step, config.steps)
         if config.gradient == "population":
-            loss = _population_risk(value_scale, key_query, covariance_tensor, config.n)
+            loss = _population_risk(value_scale, key_query, covariance_tensor, config.n, risk)
         else:
             prompts = source.draw(config.n + queries, config.prompts_per_step, runs=config.runs, generator=generator)
             x, y, x_query, y_query = split_queries(prompts, config.n)         # (R, B, N, d), (R, B, N); m queries

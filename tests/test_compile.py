@@ -188,6 +188,30 @@ def test_a_bound_expression_gives_the_unbound_numbers_bitwise_and_computes_its_f
         bound(V=v, Phi=phi)
 
 
+@pytest.mark.parametrize("name, fixed", [("one_step_error", {}), ("noisy_one_step_error", {"sigma2": 0.3, "psi2": 2.0}),
+                                         ("zfb_risk", {})])
+def test_a_torch_bound_population_loss_gives_the_unbound_values_and_gradients_bitwise(name, fixed):
+    """bind_torch (the population-gradient loops of numerics.training and numerics.zfb): loss and autograd gradient
+    equal the unbound .torch call's, bitwise, at every step of a descent in float64 and float32."""
+    from numerics.closed_forms import DERIVED
+    compiled, varying = DERIVED[name], ("G" if name == "zfb_risk" else "V")
+    for dtype in (torch.float64, torch.float32):
+        sigma = torch.tensor([[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 0.5]], dtype=dtype)
+        inputs = {"Sigma": sigma, "n": 7.0, **fixed}
+        bound = compiled.bind_torch((varying,), dtype, **inputs)
+        value = (-0.3 * torch.eye(3, dtype=dtype) + 0.1 * torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(1),
+                                                                      dtype=torch.float64).to(dtype))
+        for _ in range(4):
+            leaf = value.clone().requires_grad_(True)
+            loss = bound(**{varying: leaf})
+            (gradient,) = torch.autograd.grad(loss.sum(), leaf)
+            reference_leaf = value.clone().requires_grad_(True)
+            reference = compiled.torch(**{varying: reference_leaf}, **inputs)
+            (reference_gradient,) = torch.autograd.grad(reference.sum(), reference_leaf)
+            assert torch.equal(loss, reference) and torch.equal(gradient, reference_gradient)
+            value = value - 0.05 * gradient
+
+
 def test_a_stack_times_a_matrix_is_numpys_product():
     from numerics.compile import NumpyOps
     rng = np.random.default_rng(4)
