@@ -168,6 +168,9 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
     if np.any(check.finite_array("lr", lr) <= 0):
         raise check.ValidationError(f"parameter 'lr': must be > 0, got {lr!r}")
     weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
+    if per_run and tuple(weights.shape) != tuple(v.shape[:-2]):
+        raise check.ValidationError(f"parameter 'lr': one step per run must have shape {tuple(v.shape[:-2])} (the "
+                                    f"runs of 'start'), got {tuple(weights.shape)}")
     step = 1.0 if per_run else lr
     opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
     history = []
