@@ -152,4 +152,8 @@ def batch_shapes(sample_cov, vector, v_block, vector_name: str = "w_star") -> in
                               f"as 'sample_cov' {tuple(sample_cov.shape)}, got shape {tuple(vector.shape)}")
     if tuple(v_block.shape[-2:]) != (d, d):
         raise ValidationError(f"parameter 'v_block': must be (..., {d}, {d}), got shape {tuple(v_block.shape)}")
+    for name, tensor in ((vector_name, vector), ("v_block", v_block)):   # torch's matmul would say only "Double/Float"
+        if tensor.dtype != sample_cov.dtype:
+            raise ValidationError(f"parameter '{name}': dtype {tensor.dtype} differs from 'sample_cov''s "
+                                  f"{sample_cov.dtype} (convert one with .to())")
     return d

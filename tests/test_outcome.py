@@ -110,6 +110,8 @@ def _os_inputs():
     (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, 0.1, optimizer="sgdx"), "parameter 'optimizer'"),
     (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, np.array([0.1, 0.1]), optimizer="adam"), "parameter 'lr'"),
     (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, np.array([0.1, 0.1, 0.1])), "parameter 'lr'.*shape \\(2,\\)"),
+    (lambda s, w, v: os_numerics.train_os(s, w, v.float(), 1, 5, 0.1), "parameter 'v_block': dtype torch.float32"),
+    (lambda s, w, v: os_numerics.os_loss(s, w.float(), v, 1), "parameter 'w_star': dtype torch.float32"),
     (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.0, 4, make_generator(0), False),
      "parameter 'std'"),
     (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.5, 0, make_generator(0), False),
