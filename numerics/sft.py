@@ -11,7 +11,7 @@ from numerics import optim
 from numerics import validation as check
 from numerics.compile import LazyCompiled
 from numerics.lsa import embed_prompt, lsa_last_column, lsa_last_column_shared, sparse_parameters
-from numerics.sampling import covariance_factor, standard_normal
+from numerics.sampling import chi_squared, covariance_factor, standard_normal
 from theory import pretraining as pretraining_theory
 from theory import sft as theory
 
@@ -46,7 +46,7 @@ def task_moments(n: int, prompts: int, covariance, generator: torch.Generator, b
     multiply = _FactorProduct(factor, dtype)
     omega = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
     u = multiply.right(omega)                                                 # rows: Lᵀ w*
-    chi2 = (standard_normal(*batch, prompts, n, generator=generator, dtype=dtype) ** 2).sum(-1, keepdim=True)
+    chi2 = chi_squared(*batch, prompts, n, generator=generator, dtype=dtype)    # (..., B, 1)
     g = standard_normal(*batch, prompts, d, generator=generator, dtype=dtype)
     norm = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
     unit = u / norm.clamp_min(1e-300)

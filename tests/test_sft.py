@@ -100,6 +100,23 @@ def test_a_diagonal_covariance_draws_the_same_numbers_without_the_dense_product(
     torch.testing.assert_close(product.right_transposed(x), x @ dense.T, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("shape, dtype, chunk", [((3, 50, 37), torch.float64, 100),      # 2 rows a chunk, a short tail
+                                                 ((2, 7, 1), torch.float64, 1),          # one row a chunk
+                                                 ((5, 4000), torch.float64, 1 << 20),    # one chunk
+                                                 ((4, 9, 33), torch.float32, 70)])
+def test_chunked_chi_squared_is_the_whole_draw_squared_and_summed_bitwise(shape, dtype, chunk, monkeypatch):
+    """task_moments' χ²_n: the draws of standard_normal, each row squared and summed as the whole tensor would be,
+    a chunk of rows at a time; the generator is left where the whole draw leaves it."""
+    from numerics import sampling
+    monkeypatch.setattr(sampling, "CHI_SQUARED_CHUNK", chunk)
+    whole_generator, chunked_generator = make_generator(11), make_generator(11)
+    whole = (sampling.standard_normal(*shape, generator=whole_generator, dtype=dtype) ** 2).sum(-1, keepdim=True)
+    chunked = sampling.chi_squared(*shape, generator=chunked_generator, dtype=dtype)
+    assert chunked.dtype == dtype and chunked.shape == (*shape[:-1], 1)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
+    assert torch.equal(torch.randn(5, generator=whole_generator), torch.randn(5, generator=chunked_generator))
+
+
 def test_the_remembered_factor_is_keyed_by_value_and_bad_input_is_never_remembered():
     """task_moments remembers A's validation and factor by value: a covariance changed in place draws from its new
     law (not the remembered one), the same A draws bitwise as before, and a bad A raises every time."""
