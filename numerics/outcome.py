@@ -139,9 +139,9 @@ def _reinforce_weight(mean, w_star, deviation, std: float, samples: int, baselin
     actions mean + deviation."""
     actions = mean + deviation                                                        # (R, S, B, d)
     if reward == "squared":
-        rewards = -((actions - w_star) ** 2).sum(-1)
+        rewards = -(actions - w_star).square().sum(-1)          # .square(): ** 2 bitwise, faster (torch's pow)
     else:
-        rewards = (((actions - w_star) ** 2).sum(-1) < threshold ** 2).to(mean.dtype)
+        rewards = ((actions - w_star).square().sum(-1) < threshold ** 2).to(mean.dtype)
     if baseline:
         others = (rewards.sum(-2, keepdim=True) - rewards) / max(samples - 1, 1)
         advantages = rewards - others
