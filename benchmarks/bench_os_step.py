@@ -14,7 +14,6 @@ Usage: python benchmarks/bench_os_step.py [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -24,6 +23,7 @@ from numerics import optim
 from numerics import outcome
 from numerics import threads
 from numerics.sampling import sample_prompts
+from pairing import paired
 
 NEW_TRAIN = outcome.train_os
 
@@ -66,15 +66,6 @@ def check_seconds(path: str) -> float:
     for claim, level in (("insight-4", "montecarlo"), ("insight-3", "montecarlo"), ("os-stability", "training")):
         run_check(get_claim(claim), level)
     return time.perf_counter() - began
-
-
-def paired(measure, repeats: int):
-    """(median old seconds, median new seconds) over repeats that alternate old and new."""
-    old, new = [], []
-    for _ in range(repeats):
-        old.append(measure("old"))
-        new.append(measure("new"))
-    return statistics.median(old), statistics.median(new)
 
 
 def main():

@@ -17,7 +17,6 @@ Usage: python benchmarks/bench_task_moments.py [--repeats 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
@@ -26,6 +25,7 @@ from numerics import sft
 from numerics import threads
 from numerics.sft_setups import BlockSetup
 from numerics.streams import torch_generator
+from pairing import paired
 
 MONOMIAL_INIT = sft._FactorProduct.__init__
 
@@ -65,15 +65,6 @@ def check_seconds(path: str) -> float:
     start = time.perf_counter()
     run_check(get_claim("thm-B.1-corrected"), "montecarlo")
     return time.perf_counter() - start
-
-
-def paired(measure, repeats: int):
-    """(median old seconds, median new seconds) over repeats that alternate old and new."""
-    old, new = [], []
-    for _ in range(repeats):
-        old.append(measure("old"))
-        new.append(measure("new"))
-    return statistics.median(old), statistics.median(new)
 
 
 def main():
