@@ -451,8 +451,9 @@ class _Plan:
 
 
 class BoundNumpy:
-    """:meth:`CompiledExpression.bind_numpy` (and ``bind_torch``): call with the varying inputs as keywords. Their shapes must stay those
-    of the first call (the cached subexpressions, and any dimension bound from them, were computed for those)."""
+    """:meth:`CompiledExpression.bind_numpy` and ``bind_torch``: call with the varying inputs as keywords. Their
+    shapes must stay those of the first call (the cached subexpressions, and any dimension bound from them, were
+    computed for those)."""
 
     def __init__(self, compiled: CompiledExpression, varying: tuple, ops, fixed: dict):
         unknown = [name for name in varying if name not in compiled.matrix_inputs and name not in

@@ -189,8 +189,8 @@ def os_loss_and_gradient(sample_cov, w_star, v_block, k: int, weights=None):
     gives (tests/test_outcome.py compares them to rounding) without building a graph: with e_i = ŵ_i − w* the
     rollout is ŵ_{i+1} = ŵ_i + Ṽ g_i, g_i = S ŵ_i − h, so with the adjoints a_k = (ŵ_k − w*)/B and
     a_i = a_{i+1} + Sᵀ Ṽᵀ a_{i+1}, ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ: one (d × B)(B × d) product per step. On the
-    small batched matrices of the outcome-supervision checks (d = 4, B = 20, 40 runs) autograd's graph and
-    engine were half of a training step: 1.4-2.4x per step on the 2-core VM (k = 4 to 1).
+    small batched matrices of the outcome-supervision checks autograd's graph and engine cost more than the
+    arithmetic: 1.2-1.7x per step (k = 4 to 1; benchmarks/bench_os_step.py).
     """
     check.batch_shapes(sample_cov, w_star, v_block)
     check.positive_int("k", k)
