@@ -414,3 +414,14 @@ def test_fig4_protocols_are_reproducible_and_named(protocol):
     other = protocol(5, 8, 10, 2, 2, 3, 0, "B=9")
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_a_diverging_but_finite_v_has_an_infinite_post_test_error_and_no_warning():
+    """A run diverging at a step chosen stable ends with a huge finite Ṽ: its error overflows to inf (the value a
+    non-finite Ṽ gets), silently; a finite run beside it keeps its number."""
+    import warnings
+    v = torch.stack([torch.full((3, 3), 1e200, dtype=torch.float64), -0.1 * torch.eye(3, dtype=torch.float64)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = experiment.post_test_error(v, np.eye(3), 8)
+    assert out[0] == np.inf and np.isfinite(out[1])
