@@ -256,3 +256,17 @@ def test_a_run_that_overflowed_has_an_infinite_rate_not_nan():
         warnings.simplefilter("error")
         rate, last, drift = empirical_rate(errors, 1e-10)
     assert rate == np.inf and drift == np.inf and last == 49
+
+
+def test_two_rates_of_zero_are_the_same_speed_not_a_nan_slowdown():
+    """One prompt (one positive eigenvalue) and η = 0.999 at half the paper's step bound: k = 2 and 4 contract to 0 in
+    one step, Theorem 4.2's rate and GD's are exactly 0, and the comparison reads 'same speed' (remark-4.1's fuzz
+    met such points, where 0/0 gave a NaN slowdown that the rule judged a failure)."""
+    import warnings
+    problem = ex.sft_problem(6, 1, 1, 1.0, "geometric", 1)
+    runs = ex.fixed_step_runs(problem, 0.999, (0.5,), (2, 4), 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        comparisons = ex.speed_comparisons(runs, (0.5,), (2, 4))
+    assert runs["by_k"][2]["rate"][0] == runs["by_k"][4]["rate"][0] == 0.0
+    assert [(c["rate_ratio"], c["gd_rate_ratio"], c["slowdown"]) for c in comparisons] == [(1.0, 1.0, 0.0)]
