@@ -596,9 +596,9 @@ def fixed_step_runs(problem: SFTProblem, eta: float, fractions, ks, steps: int) 
 
 
 def _rate_ratio(large: float, small: float) -> float:
-    """large / small for two contraction rates; both 0 (each k converges in one step: one eigenvalue, at the step
-    that zeroes it) is the same speed, ratio 1, not 0/0 (a NaN slowdown was judged a failure; the nightly fuzz's
-    d = n = B = 1 examples at half the paper's step bound)."""
+    """large / small for two contraction rates; both 0 (each k converges in one step: one positive eigenvalue, at
+    the step that zeroes it) is the same speed, ratio 1, not 0/0 (a NaN slowdown was judged a failure: remark-4.1's
+    fuzz examples with B = 1, η = 0.999 at half the paper's step bound)."""
     if large == 0 and small == 0:
         return 1.0
     return float(large) / max(float(small), 1e-300)
