@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from theory import lsa, pretraining
-from theory.derivation import is_zero
+from theory.derivation import cancelled, is_zero
 
 # derive_mixture_optimum(2, 2) (5 s) is left to the mixture-optimum claim's symbolic level, which runs that very
 # derivation and holds only if each of its identities vanishes (tests/test_claims_pretraining.py, once per session)
@@ -129,3 +129,14 @@ def test_generic_block_scalars_specialise_to_the_printed_ones():
         for part in ("bias", "t_var", "t_var_sigma"):
             assert sp.expand(at_generic[part].xreplace(values) - at_printed[part]) == 0 or \
                 sp.cancel(sp.together(at_generic[part].xreplace(values) - at_printed[part])) == 0, (formula, part)
+
+
+def test_cancelled_is_sympys_cancel_remembered_by_value():
+    """theory.derivation.cancelled: sympy's result, the same object for an equal expression built again, and a
+    changed expression (a misprint) is never served the remembered one."""
+    x, y = sp.symbols("x y", positive=True)
+    first = cancelled((x ** 2 - y ** 2) / (x - y))
+    assert first == sp.cancel((x ** 2 - y ** 2) / (x - y)) == x + y
+    assert cancelled((x ** 2 - y ** 2) / (x - y)) is first                  # equal, built again: remembered
+    assert cancelled((x ** 2 - y ** 2) / (x + y)) == x - y                  # misprinted: its own result
+    assert cancelled(1 / x + 1 / y, together=True) == sp.cancel(sp.together(1 / x + 1 / y))

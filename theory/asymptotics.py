@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory.derivation import Derivation, numerator_vanishes
+from theory.derivation import Derivation, cancelled, numerator_vanishes
 
 beta, q = sp.symbols("beta q", nonnegative=True)
 gamma_ratio = sp.Symbol("gamma_ratio", positive=True)   # γ = lim d/n
@@ -333,7 +333,7 @@ def above_decomposition(formula: str = "printed"):
     at_one = {**above, t_inv_symbol: above[t_inv_symbol] * (beta - 1),
               t_inv_sigma_symbol: above[t_inv_sigma_symbol] * (beta - 1)}
     constant = value.xreplace({**at_one, t_inv_symbol: 0, t_inv_sigma_symbol: 0})
-    slope = sp.cancel(value.xreplace(at_one) - constant)
+    slope = cancelled(value.xreplace(at_one) - constant)
     return constant, slope
 
 
@@ -364,21 +364,21 @@ def derive_prop_b2(formula: str = "printed") -> Derivation:
     constant, slope = above_decomposition(formula)
     f_zero_derived, vanishing = below_at_zero(formula)
     f_zero, f_inf, leading = claimed_limits()
-    gap = sp.cancel(sp.together((constant - f_zero_derived) * r ** 2))
+    gap = cancelled((constant - f_zero_derived) * r ** 2, together=True)
     numerator, denominator = sp.fraction(gap)
-    gap_leading = sp.cancel(numerator.subs(r, 0) / denominator.subs(r, 0))
+    gap_leading = cancelled(numerator.subs(r, 0) / denominator.subs(r, 0))
     return Derivation(
         f"Proposition B.2 limits ({formula} F)",
         {"C1 = F(inf)": constant, "C2": slope, "F(0)": f_zero_derived, "vanishing at q=0": vanishing},
         (f"{formula} F of Theorem B.1", "β > 1 branch closed form; β < 1 branch through q"), REFERENCE,
-        {"F above - (C1 + C2/(beta-1))": sp.cancel(sp.together(above - constant - slope / (beta - 1))),
-         "F(inf) - printed": sp.cancel(sp.together(constant - f_inf)),
-         "F(0) - printed": sp.cancel(sp.together(f_zero_derived - f_zero)),
+        {"F above - (C1 + C2/(beta-1))": cancelled(above - constant - slope / (beta - 1), together=True),
+         "F(inf) - printed": cancelled(constant - f_inf, together=True),
+         "F(0) - printed": cancelled(f_zero_derived - f_zero, together=True),
          "leading r^-2 coefficient - printed": sp.cancel(gap_leading - leading * r ** 2)})
 
 
 def _at_zero(expr):
-    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    num, den = sp.fraction(cancelled(expr, together=True))
     return num.subs(q, 0) / den.subs(q, 0)
 
 
