@@ -9,8 +9,8 @@ from numerics.lsa import (_embed_by_concatenation, _lsa_last_column_reference, _
                           cot_rollout, embed_prompt, lsa_last_column, lsa_last_column_shared, lsa_layer,
                           reduced_rollout, sparse_parameters)
 from numerics.montecarlo import critical_value, estimate_mean, max_abs_z
-from numerics.sampling import (Mixture, covariance_with_condition, paper_covariance, paper_shift,
-                               sample_prompts)
+from numerics.sampling import (Mixture, PromptSource, covariance_with_condition, make_generator, paper_covariance,
+                               paper_shift, sample_prompts)
 from numerics.training import PretrainConfig, sampled_loss, pretrain
 from numerics.validation import ValidationError
 
@@ -118,6 +118,33 @@ def test_mixture_frequencies_and_noise():
     noisy = sample_prompts(4, 2000, np.eye(3), noise_std=0.5, seed=1)
     residual = noisy.y - (noisy.x @ noisy.w_star.unsqueeze(-1)).squeeze(-1)
     assert abs(residual.std().item() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("source", [
+    dict(covariance=paper_covariance(6)),                                   # the paper's Σ_0: a diagonal factor
+    dict(spectrum=[0.0, 0.5, 2.0]),                                         # singular, still diagonal
+    dict(mixture=Mixture([0.3, 0.7], [np.diag([0.1, 1.0, 1.0]), np.diag([0.5, 2.0, 3.0])]), noise_std=0.2),
+])
+def test_a_diagonal_factor_scales_the_draws_to_the_matrix_products_numbers(source, dtype):
+    """PromptSource multiplies z by a diagonal factor's diagonal instead of z @ Lᵀ: the same draws, the same numbers
+    (each entry of the product is that one term plus exact zeros)."""
+    fast = PromptSource(**source, dtype=dtype)
+    dense = PromptSource(**source, dtype=dtype)
+    assert fast.diagonals is not None
+    dense.diagonals = None                                                  # force the matrix product
+    a = fast.draw(7, 33, runs=3, generator=make_generator(5))
+    b = dense.draw(7, 33, runs=3, generator=make_generator(5))
+    for field in ("x", "y", "w_star"):
+        assert torch.equal(getattr(a, field), getattr(b, field)), field
+    assert (a.category is None) == (b.category is None)
+    assert a.category is None or torch.equal(a.category, b.category)
+
+
+def test_a_factor_off_the_diagonal_keeps_the_matrix_product():
+    for source in (dict(covariance=covariance_with_condition(4, 10.0, seed=0)),
+                   dict(covariance=paper_covariance(5), shift=paper_shift(5))):    # eigh permutes: not diagonal
+        assert PromptSource(**source).diagonals is None
 
 
 def test_condition_number_is_controlled():
