@@ -117,3 +117,27 @@ def test_same_seed_gives_the_same_record():
 def test_no_hand_picked_seed_offsets_in_this_section():
     for path in ("proofs_check/claims/outcome.py", "numerics/experiments/outcome.py", "figures/outcome_figures.py"):
         assert not re.search(r"seed\s*[+*]\s*\d|\d\s*[+*]\s*seed", (ROOT / path).read_text()), path
+
+
+def test_insight3_fails_when_more_data_hurts_and_is_inconclusive_on_a_diverged_arm(monkeypatch):
+    """The log error ratio of insight-3 can fail: where more data gives a higher error every case is significantly
+    the other way (after the re-check on twice the runs); an arm that diverged (inf) leaves no interval, never a
+    win."""
+    import numpy as np
+
+    from proofs_check.claims import outcome
+    real = outcome.experiment.data_sizes
+
+    def more_data_hurts(*args, **kwargs):
+        arms = real(*args, **kwargs)
+        return {**arms, "large B": 1.5 * arms["B"], "small n": 0.7 * arms["B"]}
+    monkeypatch.setattr(outcome.experiment, "data_sizes", more_data_hurts)
+    result = run_check(BY_ID["insight-3"], "montecarlo", quick=True, overrides={"runs": 8})
+    assert [case["verdict"] for case in result.cases] == ["fails", "fails"], result.detail
+
+    def diverged(*args, **kwargs):
+        arms = real(*args, **kwargs)
+        return {**arms, "small n": np.where(np.arange(len(arms["B"])) == 0, np.inf, arms["small n"])}
+    monkeypatch.setattr(outcome.experiment, "data_sizes", diverged)
+    result = run_check(BY_ID["insight-3"], "montecarlo", quick=True, overrides={"runs": 8})
+    assert [case["verdict"] for case in result.cases] == ["holds", "inconclusive"], result.detail

@@ -5,6 +5,7 @@ import shlex
 import pytest
 
 from proofs_check.cli import main
+from proofs_check.registry import get_claim
 
 
 def test_json_record_has_the_schema_fields(capsys):
@@ -124,8 +125,9 @@ def test_verify_replicate_measures_fresh_draws_of_the_same_instance(capsys, tmp_
     (check,) = json.loads(capsys.readouterr().out)
     assert main(argv + ["--replicate"]) == 0
     (replication,) = json.loads(capsys.readouterr().out)
-    assert replication["record"]["replication"] == {"runs": 12, "replication": True}
-    assert "replication" not in check["record"] and check["params"]["runs"] == 6
+    runs = get_claim("insight-3").levels["montecarlo"].quick["runs"]          # the quick size's runs (128)
+    assert replication["record"]["replication"] == {"runs": 2 * runs, "replication": True}   # twice, other draws
+    assert "replication" not in check["record"] and check["params"]["runs"] == runs
     assert replication["cases"][0]["values"] != check["cases"][0]["values"]
 
 
