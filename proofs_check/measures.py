@@ -106,6 +106,18 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
                 {**context, "samples": samples})
 
 
+def paired_log_ratio(label: str, above, below, what: str, context: dict, rule: str = "paired") -> Case:
+    """A paired comparison over runs on the log scale, for rules.PairedCI: log(above_r) - log(below_r) per run,
+    expected positive. For errors that are heavy-tailed or right-skewed across runs (near an interpolation
+    threshold; trained arms), whose logarithms are not: the interval and the minimum detectable effect are then
+    relative (0.1 = about a 10% change of the ratio). An inf or NaN (a diverged arm) stays non-finite: no interval
+    (PairedCI: inconclusive), never a win."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        differences = (np.log(np.asarray(above, dtype=float)) - np.log(np.asarray(below, dtype=float))).tolist()
+    return Case(label, {"differences": differences, "what": what, "scale": 1.0}, {**context, "differences": differences},
+                rule=rule)
+
+
 def training_case(trained, target, label: str, alternative=None, **context) -> Case:
     """Per-run relative Frobenius error of trained parameters (R, d, d) against the theory's
     fixed point; for rules.RelativeError on the worst run."""

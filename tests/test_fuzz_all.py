@@ -309,7 +309,8 @@ def test_sft_data_scaling_shapes_fail_for_a_misplaced_peak_and_a_reversed_compar
 
     from numerics.experiments.sft import BlockSetup, scaling_curve
     from proofs_check import rules
-    from proofs_check.claims.sft import RHO, SCALING_FRACTIONS, _log_gap
+    from proofs_check.claims.sft import RHO, SCALING_FRACTIONS
+    from proofs_check.measures import paired_log_ratio
     d = 24
     sizes = sorted({max(1, int(d * f)) for f in SCALING_FRACTIONS})
     grid = np.array(sizes)
@@ -317,8 +318,8 @@ def test_sft_data_scaling_shapes_fail_for_a_misplaced_peak_and_a_reversed_compar
     judge = rules.PairedCI(0.95).judge
     for target, expected in ((d, "holds"), (d // 2, "fails")):
         window = np.abs(grid - target) <= 1.2
-        case = _log_gap("peak", per_run[:, window].max(1), per_run[:, ~window].max(1), "x", {})
+        case = paired_log_ratio("peak", per_run[:, window].max(1), per_run[:, ~window].max(1), "x", {})
         assert judge(case.values).verdict == expected, (target, case.values["differences"])
     small, large = per_run[:, sizes.index(7)], per_run[:, sizes.index(96)]
-    assert judge(_log_gap("small B", large, small, "x", {}).values).verdict == "holds"
-    assert judge(_log_gap("swapped", small, large, "x", {}).values).verdict == "fails"
+    assert judge(paired_log_ratio("small B", large, small, "x", {}).values).verdict == "holds"
+    assert judge(paired_log_ratio("swapped", small, large, "x", {}).values).verdict == "fails"

@@ -756,16 +756,6 @@ def _peak_resolution(d: int) -> float:
     return max(0.05 * d, 1.0)
 
 
-def _log_gap(label: str, above, below, what: str, context: dict) -> Case:
-    """A paired comparison over runs on the log scale: log(above_r) - log(below_r) per run, expected positive
-    (rules.PairedCI). Logs, because near the interpolation threshold the errors are heavy-tailed (their expectation
-    is infinite within a few prompts of it: see _peak_resolution) while their logarithms are not; the interval and
-    the minimum detectable effect are then in relative terms (0.1 = about a 10% change)."""
-    differences = (np.log(np.asarray(above, dtype=float)) - np.log(np.asarray(below, dtype=float))).tolist()
-    return Case(label, {"differences": differences, "what": what, "scale": 1.0}, {**context, "differences": differences},
-                rule="paired")
-
-
 def scaling_montecarlo(q):
     """Each shape as a paired comparison over the runs (rules.PairedCI on log errors, with its interval and minimum
     detectable effect), not a point estimate of an argmax: the peak (in every run, the largest error within the
@@ -784,7 +774,7 @@ def scaling_montecarlo(q):
         curves[f"r={r}"] = dict(zip(sizes, curve.tolist()))
         target, resolution = (m if r == 0 else d), _peak_resolution(d)
         window = np.abs(grid - target) <= resolution
-        cases.append(_log_gap(
+        cases.append(measures.paired_log_ratio(
             f"r={r}: error vs B peaks at B={'m' if r == 0 else 'd'}={target} (largest error within {resolution:g} "
             f"of it vs the largest elsewhere, per run)", per_run[:, window].max(1), per_run[:, ~window].max(1),
             "log(largest error near the claimed peak / largest error elsewhere)",
@@ -795,7 +785,7 @@ def scaling_montecarlo(q):
             best_small = int(grid[small][np.argmin(curve[small])])
             best_large = int(grid[large][np.argmin(curve[large])])
             chosen_small, chosen_large = per_run[:, sizes.index(best_small)], per_run[:, sizes.index(best_large)]
-            cases.append(_log_gap(
+            cases.append(measures.paired_log_ratio(
                 f"r=0.01: best B <= d/2 (B={best_small}) vs best B >= 2d (B={best_large})", chosen_large,
                 chosen_small, f"log(error at B={best_large} / error at B={best_small})",
                 {**common, "r": r, "best_small_B": best_small, "best_large_B": best_large,
@@ -811,7 +801,7 @@ def scaling_montecarlo(q):
     curves["error_vs_n"] = dict(zip(lengths, errors.tolist()))
     context = {**common, "r": 0.01, "B": small_b, "best_interior_n": lengths[best]}
     for end, say in ((0, "more n first helps"), (-1, "then hurts")):
-        cases.append(_log_gap(f"r=0.01, B={small_b}: error at n={lengths[end]} vs at n={lengths[best]} ({say})",
+        cases.append(measures.paired_log_ratio(f"r=0.01, B={small_b}: error at n={lengths[end]} vs at n={lengths[best]} ({say})",
                               by_length[:, end], by_length[:, best],
                               f"log(error at n={lengths[end]} / error at n={lengths[best]})", context))
     return Measurement(cases, {"curves": curves})
