@@ -18,7 +18,8 @@ Chain of thought: the prediction ŵ_{i+1} is read out at the last token, a ``1``
 ``(ŵ_{i+1}, 1)`` — the two entries of the paper's appended column ``[0_d, ŵ_{i+1}, 1]`` of Eq. (3.3) as
 two tokens, mirroring the prompt's ``(w_0, 1)`` — so after i steps the sequence has 2n + 2 + 2i tokens and
 every prediction is read at a ``1`` token. Teacher forcing (SFT, CoT pretraining) feeds the ground-truth
-path ``w_1, ..., w_k`` in one causal forward pass; outcome supervision rolls the model out, differentiably.
+path ``w_1, ..., w_k`` in one causal forward pass; outcome supervision rolls the model out, differentiably, each
+step feeding only its two new tokens against the cached keys and values of the earlier ones (:class:`KVCache`).
 """
 from __future__ import annotations
 
@@ -66,12 +67,12 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)   # q, k, v projections in one matmul
         self.c_proj = nn.Linear(config.n_embd, config.n_embd)
 
-    def forward(self, x):                                      # x: (batch, T, C)
+    def forward(self, x, past=None):                           # x: (batch, T, C)
         batch, length, channels = x.shape
         q, k, v = self.c_attn(x).split(channels, dim=-1)      # each (batch, T, C)
         shape = (batch, length, self.n_head, channels // self.n_head)
         q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))    # (batch, heads, T, C / heads)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)     # (batch, heads, T, C / heads)
+        y = causal_attention(q, k, v, past)                               # (batch, heads, T, C / heads)
         y = y.transpose(1, 2).reshape(batch, length, channels)          # (batch, T, C)
         return self.c_proj(y)
 
@@ -96,8 +97,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd)
         self.mlp = MLP(config)
 
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x, past=None):                           # past: this layer's LayerCache, or None
+        x = x + self.attn(self.ln_1(x), past)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -117,18 +118,75 @@ class GPT2WeightPredictor(nn.Module):
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
-    def hidden_states(self, tokens):                           # tokens: (batch, T, d) -> (batch, T, C)
-        length = tokens.shape[-2]
-        if length > self.config.n_positions:
-            raise check.ValidationError(f"parameter 'n_positions': a sequence of {length} tokens needs "
-                                        f"n_positions >= {length}, got {self.config.n_positions}")
-        x = self.read_in(tokens) + self.wpe.weight[:length]    # (batch, T, C)
-        for block in self.h:
-            x = block(x)
+    def hidden_states(self, tokens, cache=None):               # tokens: (batch, T, d) -> (batch, T, C)
+        """``cache`` (a :class:`KVCache`, or None): the tokens continue the sequence whose keys and values it
+        holds (positions and the causal mask start after them), and it is extended by theirs."""
+        past = 0 if cache is None else cache.length
+        positions = _positions(self.config, past, tokens.shape[-2])
+        x = self.read_in(tokens) + self.wpe.weight[positions]   # (batch, T, C)
+        for index, block in enumerate(self.h):
+            x = block(x, None if cache is None else cache.layer(index))
         return self.ln_f(x)
 
-    def forward(self, tokens):                                 # (batch, T, d) -> (batch, T, d): ŵ read at each token
-        return self.read_out(self.hidden_states(tokens))
+    def forward(self, tokens, cache=None):                     # (batch, T, d) -> (batch, T, d): ŵ read at each token
+        return self.read_out(self.hidden_states(tokens, cache))
+
+
+def _positions(config: GPT2Config, past: int, length: int) -> slice:
+    """The positions of ``length`` tokens after ``past`` earlier ones (a one-line error beyond n_positions)."""
+    if past + length > config.n_positions:
+        raise check.ValidationError(f"parameter 'n_positions': a sequence of {past + length} tokens needs "
+                                    f"n_positions >= {past + length}, got {config.n_positions}")
+    return slice(past, past + length)
+
+
+# --------------------------------------------------------------------------- attention with cached keys and values
+
+class LayerCache:
+    """One layer's keys and values of the tokens seen so far, (batch, heads, T_past, C / heads) each."""
+
+    def __init__(self):
+        self.keys = self.values = None
+
+    def extend(self, keys, values):
+        """Append the new tokens' keys and values; return all of them (earlier tokens first)."""
+        if self.keys is not None:
+            keys, values = torch.cat((self.keys, keys), dim=-2), torch.cat((self.values, values), dim=-2)
+        self.keys, self.values = keys, values
+        return keys, values
+
+
+class KVCache:
+    """The keys and values of every layer for a sequence fed in pieces (:func:`rollout`): a causal model's
+    hidden states at earlier tokens do not depend on later ones, so a CoT step feeds only its two new tokens
+    instead of the whole sequence again. The same function of the inputs, to float rounding (the new tokens'
+    attention is a masked call instead of a slice of the full causal one; tests/test_gpt2.py); gradients flow
+    through the cached tensors as through the recomputed ones."""
+
+    def __init__(self):
+        self.length = 0
+        self.layers: dict = {}
+
+    def layer(self, index: int) -> LayerCache:
+        return self.layers.setdefault(index, LayerCache())
+
+    def advance(self, tokens: int) -> None:
+        self.length += tokens
+
+
+def causal_attention(q, k, v, past=None):
+    """Causal scaled dot-product attention of q (N, heads, T, h) over k, v; with ``past`` (a
+    :class:`LayerCache`) the T new tokens come after the cached ones: they attend to every cached token and
+    causally among themselves (the mask aligned to the bottom right), and the cache is extended by k, v."""
+    if past is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    earlier = 0 if past.keys is None else past.keys.shape[-2]
+    k, v = past.extend(k, v)
+    if earlier == 0:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    new = q.shape[-2]
+    mask = torch.ones(new, earlier + new, dtype=torch.bool, device=q.device).tril(diagonal=earlier)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 def _init_weights(module) -> None:
@@ -180,27 +238,27 @@ class Ensemble:
         weight, bias = params[name + ".weight"], params[name + ".bias"]    # (R, C)
         return F.layer_norm(x, x.shape[-1:]) * weight[:, None, None, :] + bias[:, None, None, :]
 
-    def hidden_states(self, tokens):                           # (R, batch, T, d) -> (R, batch, T, C)
+    def hidden_states(self, tokens, cache=None):               # (R, batch, T, d) -> (R, batch, T, C)
+        """``cache``: as :meth:`GPT2WeightPredictor.hidden_states` (a :class:`KVCache`, or None)."""
         p, runs, batch, length = self.params, *tokens.shape[:3]
-        if length > self.config.n_positions:
-            raise check.ValidationError(f"parameter 'n_positions': a sequence of {length} tokens needs "
-                                        f"n_positions >= {length}, got {self.config.n_positions}")
+        past = 0 if cache is None else cache.length
+        positions = _positions(self.config, past, length)
         heads, channels = self.config.n_head, self.config.n_embd
-        x = self._linear(tokens, p, "read_in") + p["wpe.weight"][:, None, :length, :]
+        x = self._linear(tokens, p, "read_in") + p["wpe.weight"][:, None, positions, :]
         for index in range(self.config.n_layer):
             h = f"h.{index}."
             q, k, v = self._linear(self._layer_norm(x, p, h + "ln_1"), p, h + "attn.c_attn").split(channels, -1)
             shape = (runs * batch, length, heads, channels // heads)
             q, k, v = (t.reshape(shape).transpose(1, 2) for t in (q, k, v))     # (R batch, heads, T, C / heads)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y = causal_attention(q, k, v, None if cache is None else cache.layer(index))
             y = y.transpose(1, 2).reshape(runs, batch, length, channels)
             x = x + self._linear(y, p, h + "attn.c_proj")
             hidden = F.gelu(self._linear(self._layer_norm(x, p, h + "ln_2"), p, h + "mlp.c_fc"), approximate="tanh")
             x = x + self._linear(hidden, p, h + "mlp.c_proj")
         return self._layer_norm(x, p, "ln_f")
 
-    def __call__(self, tokens):                                # (R, batch, T, d) -> (R, batch, T, d)
-        return self._linear(self.hidden_states(tokens), self.params, "read_out")
+    def __call__(self, tokens, cache=None):                    # (R, batch, T, d) -> (R, batch, T, d)
+        return self._linear(self.hidden_states(tokens, cache), self.params, "read_out")
 
 
 # --------------------------------------------------------------------------- prompts and chains of thought
@@ -238,26 +296,38 @@ def teacher_forced(model, x, y, path):
     return out[..., 2 * x.shape[-2] + 1::2, :][..., : k + 1, :]                   # at every `1` token
 
 
-def rollout(model, x, y, k: int):
+def rollout(model, x, y, k: int, reuse_keys: bool = True):
     """k CoT steps: ŵ_{i+1} read at the last token, (ŵ_{i+1}, 1) appended. Returns ŵ_1..ŵ_k (..., k, d)
-    (differentiable: outcome supervision trains through the whole chain)."""
+    (differentiable: outcome supervision trains through the whole chain).
+
+    ``reuse_keys``: each step after the first feeds only its two new tokens, attending to the earlier tokens'
+    cached keys and values (:class:`KVCache`): 2n + 2 + 2(k - 1) token passes instead of k(2n + 2) + k(k - 1).
+    False recomputes the whole sequence at every step (the reference it is tested against: equal to float
+    rounding, values and gradients; benchmarks/bench_gpt2.py times both)."""
+    cache = KVCache() if reuse_keys else None
     tokens = prompt_tokens(x, y)
     estimates = []
     for step in range(k):
-        w = _apply(model, tokens)[..., -1, :]                  # (..., d)
+        w = _apply(model, tokens, cache)[..., -1, :]           # (..., d)
         estimates.append(w)
         if step + 1 < k:
-            tokens = torch.cat((tokens, step_tokens(w)), dim=-2)
+            new = step_tokens(w)                               # (..., 2, d)
+            tokens = new if reuse_keys else torch.cat((tokens, new), dim=-2)
     return torch.stack(estimates, dim=-2)
 
 
-def _apply(model, tokens):
-    """The model on tokens with any number of leading batch axes (an :class:`Ensemble` takes (R, batch, T, d))."""
+def _apply(model, tokens, cache=None):
+    """The model on tokens with any number of leading batch axes (an :class:`Ensemble` takes (R, batch, T, d));
+    with ``cache`` the tokens continue its sequence, and it advances past them."""
     if isinstance(model, Ensemble):
-        return model(tokens)
-    lead = tokens.shape[:-2]
-    out = model(tokens.reshape(-1, *tokens.shape[-2:]))
-    return out.reshape(*lead, *out.shape[-2:])
+        out = model(tokens, cache)
+    else:
+        lead = tokens.shape[:-2]
+        out = model(tokens.reshape(-1, *tokens.shape[-2:]), cache)
+        out = out.reshape(*lead, *out.shape[-2:])
+    if cache is not None:
+        cache.advance(tokens.shape[-2])
+    return out
 
 
 def sequence_length(n: int, k: int) -> int:

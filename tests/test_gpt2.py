@@ -87,6 +87,49 @@ def test_attention_is_causal():
         assert not torch.allclose(model(tokens)[:, 7:], model(changed)[:, 7:], atol=1e-3)
 
 
+@pytest.mark.parametrize("kind", ["model", "ensemble"])
+def test_a_sequence_fed_in_pieces_through_the_cache_equals_the_whole_sequence(kind):
+    """Pieces of 7, 2 and 3 tokens with one KVCache: positions continue and the new tokens' causal mask is
+    aligned after the cached ones (a piece of several tokens tells a top-left mask or restarted positions apart)."""
+    models = [_model(seed) for seed in range(2)]
+    model = models[0] if kind == "model" else gpt2.Ensemble(CONFIG, gpt2.stack_parameters(models))
+    tokens = torch.randn(*(() if kind == "model" else (2,)), 3, 12, CONFIG.d)
+    cache = gpt2.KVCache()
+    with torch.no_grad():
+        whole = model(tokens)
+        pieces = []
+        for start, stop in ((0, 7), (7, 9), (9, 12)):
+            pieces.append(model(tokens[..., start:stop, :], cache))
+            cache.advance(stop - start)
+    assert torch.max(torch.abs(torch.cat(pieces, dim=-2) - whole)) < 1e-5
+    with pytest.raises(ValidationError, match="parameter 'n_positions'"):
+        model(torch.randn(*tokens.shape[:-2], CONFIG.n_positions - 11, CONFIG.d), cache)
+
+
+@pytest.mark.parametrize("kind", ["model", "ensemble"])
+def test_rollout_with_cached_keys_equals_recomputing_the_sequence_values_and_gradients(kind):
+    models = [_model(seed) for seed in range(2)]
+    if kind == "model":
+        model = models[0]
+        parameters = list(model.parameters())
+    else:
+        model = gpt2.Ensemble(CONFIG, gpt2.stack_parameters(models))
+        parameters = list(model.params.values())
+    lead = () if kind == "model" else (2,)
+    x, y = torch.randn(*lead, 4, 5, CONFIG.d), torch.randn(*lead, 4, 5)
+    w = torch.randn(*lead, 4, CONFIG.d)
+    found = {}
+    for reuse in (True, False):
+        chain = gpt2.rollout(model, x, y, 4, reuse_keys=reuse)
+        loss = (0.5 * ((chain[..., -1, :] - w) ** 2).sum(-1)).mean()      # L_OS through the whole rollout
+        found[reuse] = (chain.detach(), torch.autograd.grad(loss, parameters))
+    (cached, cached_grads), (recomputed, recomputed_grads) = found[True], found[False]
+    assert torch.equal(cached[..., 0, :], recomputed[..., 0, :])           # step 1 is the same call
+    assert torch.max(torch.abs(cached - recomputed)) < 1e-5
+    for mine, reference in zip(cached_grads, recomputed_grads):
+        assert torch.max(torch.abs(mine - reference)) <= 1e-5 * (1 + torch.max(torch.abs(reference)))
+
+
 def test_cot_path_and_curriculum():
     w = torch.randn(3, 5)
     path = experiment.cot_path(w, 3, eta=0.5)
