@@ -5,7 +5,7 @@ feeds its two new tokens) against recomputing the whole sequence at every step (
     python benchmarks/bench_rollout.py --device cuda --profile paper --runs 10
 
 Workload: one OS training step of ``runs`` models as one Ensemble (L_OS of ŵ_k through the rollout, backward,
-Adam), and the no-grad test loss (k = 3) on the profile's test prompts. Old and new alternate (pairing.paired), so a
+Adam), and the no-grad test loss (k = 3) on the profile's test prompts; bf16 autocast on a GPU, as the experiment. Old and new alternate (pairing.paired), so a
 change of the machine's load affects both; the ratio is old / new.
 """
 from __future__ import annotations
@@ -35,8 +35,9 @@ def training_step_seconds(path: str, protocol, runs: int, k: int, steps: int, de
     optimizer = optim.Adam(params.values(), lr=protocol.post_lr)
 
     def step():
-        final = gpt2.rollout(ensemble, x, y, k, reuse_keys=path == "new")[..., -1, :]
-        loss = (0.5 * ((final - w) ** 2).sum(-1)).mean(-1).sum()
+        with experiment._autocast(device):                     # bf16 on a GPU, as the experiment trains
+            final = gpt2.rollout(ensemble, x, y, k, reuse_keys=path == "new")[..., -1, :]
+            loss = (0.5 * ((final.float() - w) ** 2).sum(-1)).mean(-1).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -48,7 +49,8 @@ def test_loss_seconds(path: str, protocol, runs: int, steps: int, device) -> flo
 
     @torch.no_grad()
     def step():
-        gpt2.rollout(ensemble, x, y, experiment.K_TEST, reuse_keys=path == "new")
+        with experiment._autocast(device):
+            gpt2.rollout(ensemble, x, y, experiment.K_TEST, reuse_keys=path == "new")
     return _seconds(step, steps, device)
 
 

@@ -5,10 +5,11 @@
 #    same machine: every verdict, and each check's time (benchmarks/check_times.py), side by side
 # 2. the test suite with training on the GPU (PROOFS_CHECK_DEVICE=cuda; pytest-xdist where installed)
 # 3. parity of numerics.gpt2 with transformers.GPT2Model (hidden states to 1e-5), the paper-scale GPT-2 throughput
-#    and MFU against the matmul peak measured in the same run, and Fig. 3 --small on the GPU
+#    and MFU against the matmul peak measured in the same run, the OS rollout with cached keys and values against
+#    recomputing the sequence (benchmarks/bench_rollout.py, paper scale), and Fig. 3 --small on the GPU
 # 4. only with FIG3_PAPER=1: Fig. 3 with the paper's architecture and 10 seeds but 5k pretraining and 600 OS steps
 #    (the full protocol is ~8e17 model FLOPs for the OS panels alone: over 40 min on one H100 even at 30% MFU)
-# Each step is bounded by `timeout` (the limits sum to 525 s); `times.txt` collects exit codes and seconds. Logs and
+# Each step is bounded by `timeout` (the limits sum to 555 s); `times.txt` collects exit codes and seconds. Logs and
 # JSON go to a work folder, packed at the end into OUT/gpu_check.tgz (the device tool returns at most 8 files).
 set -u
 OUT=${1:-${OUT:-figures-output/gpu_check}}
@@ -41,9 +42,12 @@ claims quick_cuda 45 cuda --quick
 claims quick_cpu 45 cpu --quick
 claims full_cuda 90 cuda
 claims full_cpu 75 cpu
-step parity 45 python3 -m pytest tests/test_gpt2.py -q -p no:cacheprovider -k "transformers or ensemble or teacher_forcing"
+step parity 45 python3 -m pytest tests/test_gpt2.py -q -p no:cacheprovider \
+    -k "transformers or ensemble or teacher_forcing or pieces or cached_keys"
 step bench 45 python3 benchmarks/bench_gpt2.py --device cuda --profile paper --runs 10 --steps 10 \
     --modes ensemble,loop --threads 4
+step rollout 30 python3 benchmarks/bench_rollout.py --device cuda --profile paper --runs 10 --steps 3 --repeats 2 \
+    --threads 4
 step fig3_small 60 python3 -m proofs_check figure fig3 --small --device cuda --out "/tmp/fig3_small"
 xdist=$(python3 -c "import xdist" 2>/dev/null && echo "-n 12")
 step pytest 120 env PROOFS_CHECK_DEVICE=cuda HYPOTHESIS_PROFILE=ci python3 -m pytest -m "not slow" -q -p no:cacheprovider $xdist \
