@@ -2,6 +2,7 @@
 (local pool, submitit's local executor, a local Ray), a real SIGINT mid-sweep and the resume, and the
 fig4-protocol map."""
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -342,6 +343,66 @@ def test_levels_sharing_a_checkpoint_run_first_and_after_the_long_levels_then_th
                     and get_claim(labels[i].rsplit(" ", 1)[0]).levels.get(level) is not None)
     first_short = min(i for i, level in enumerate(levels) if level in ("symbolic", "numeric"))
     assert labels.index(fig3[-1]) == last_long < first_short
+
+
+class _Keyed(Exception):
+    """Raised by a stand-in for check_tasks: the test stops where the tasks would be validated and keyed."""
+
+
+@pytest.mark.parametrize("case", ["cold", "no cache", "refresh", "warm", "one job", "ray"])
+def test_a_cold_check_sweep_starts_the_fork_server_before_keying_its_tasks_a_warm_one_does_not(monkeypatch, tmp_path,
+                                                                                               case):
+    """The fork server's imports (torch, sympy, the registry: once for every worker) overlap the ~1.3 s the driver
+    spends validating and keying the checks, when nothing can come from the cache; a cache that already holds checks,
+    one worker or another executor starts nothing early (a warm run would pay the imports for nothing)."""
+    from numerics.sweep import executors
+    from proofs_check import sweeps
+    events = []
+    monkeypatch.setattr(executors, "start_fork_server", lambda modules: events.append(("server", tuple(modules))))
+
+    def keyed(*args, **kwargs):
+        events.append(("tasks",))
+        raise _Keyed
+    monkeypatch.setattr(sweeps, "check_tasks", keyed)
+    if case in ("warm", "refresh"):
+        (tmp_path / "checks").mkdir()
+    options = SweepOptions(jobs=1 if case == "one job" else 2, cache=case != "no cache", cache_root=tmp_path,
+                           refresh=case == "refresh", executor="ray" if case == "ray" else "local")
+    with pytest.raises(_Keyed):
+        sweeps.verify_sweep("wishart-moment", None, 0, True, {}, options)
+    early = case in ("cold", "no cache", "refresh")
+    assert events == ([("server", sweeps.WORKER_PRELOAD)] if early else []) + [("tasks",)]
+    # the fork server skips a preload module it cannot import, silently: every name must be importable
+    assert all(importlib.util.find_spec(module) is not None for module in sweeps.WORKER_PRELOAD)
+
+
+def test_workers_forked_from_the_preloaded_server_give_the_in_process_records(tmp_path, quick_check):
+    """A cold `verify --jobs 2` (the fork server started early with torch and sympy imported, each worker forked
+    from it) gives the records of the same checks run in this process (the session's quick results)."""
+    done = subprocess.run(_cli("verify", "lsa-reduction", "--quick", "--json", "--jobs", "2", "--cache",
+                               str(tmp_path / "cache")), env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    keys = ("claim", "level", "verdict", "discrepancy", "tolerance", "detail")
+    pooled = [{key: r[key] for key in keys} for r in json.loads(done.stdout)]
+    here = [{key: quick_check(r["claim"], r["level"]).to_dict()[key] for key in keys} for r in pooled]
+    assert pooled == here and {r["verdict"] for r in here} >= {"holds"}
+
+
+def test_a_ctrl_c_to_the_process_group_while_the_fork_server_imports_is_one_line(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group: 1 s into a cold parallel `all` the fork server is
+    importing torch (start_fork_server) and the driver keying its checks. Stop 28's code printed the server's
+    KeyboardInterrupt traceback there, and a first version of the early server a worker's (forked after the pool's
+    locks were gone); both now ignore it or are not forked yet, and the driver says one line."""
+    process = subprocess.Popen(_cli("all", "--quick", "--no-cache", "--jobs", "2"), env=_env(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_as_from_a_terminal)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)    # to EOF: a server or worker writing a traceback holds the pipe
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and stderr.strip().startswith("proofs-check: interrupted"), stderr[-2000:]
+    assert stderr.strip().count("\n") == 0
 
 
 def test_cache_option_moves_every_cache(monkeypatch, tmp_path):

@@ -38,14 +38,34 @@ def in_process(tasks, options):
         yield position, task.run()
 
 
+def start_fork_server(modules) -> None:
+    """Start the local pool's fork server now, importing ``modules`` in it, and return at once (a sweep's caller
+    with work of its own to do first: ``proofs-check all`` validates and keys its tasks for ~1.3 s). The server's
+    imports then overlap the caller's work, and every worker forks with them done instead of importing them itself
+    (a check's first run imported torch, sympy and the registry for ~2.5 s in each worker). A pool started later in
+    this process forks from this server; :func:`local_pool`'s preload applies only where none runs yet.
+
+    The server is started with SIGINT ignored, which its exec keeps: a Ctrl-C while it imports is the driver's
+    alone (no traceback from the server; it ignores SIGINT once running anyway, and so do the workers)."""
+    import multiprocessing
+    from multiprocessing import forkserver
+    multiprocessing.get_context("forkserver").set_forkserver_preload(sorted(set(modules)))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def local_pool(tasks, options):
     """``--jobs N``: a pool of N worker processes (forkserver: workers never inherit a torch thread pool),
     one task at a time per worker so results arrive, and are cached, as they finish."""
     import multiprocessing
     context = multiprocessing.get_context("forkserver")
     # the fork server imports the tasks' modules (torch, matplotlib) once; each worker forks from it
-    # (effective the first time a pool starts in this process)
-    context.set_forkserver_preload(sorted({task.module for task in tasks}))
+    # (effective the first time a pool starts in this process, unless start_fork_server ran earlier)
+    start_fork_server({task.module for task in tasks})
+    _wait_for_fork_server(context)
     pool = context.Pool(processes=min(options.jobs, len(tasks)), initializer=_worker_setup,
                         initargs=(options.threads_per_worker,))
     finished = False
@@ -59,6 +79,23 @@ def local_pool(tasks, options):
         else:              # interrupted or failed: running tasks are abandoned, finished ones were yielded
             pool.terminate()
         pool.join()
+
+
+def _ready() -> None:
+    """A throwaway process's work (:func:`_wait_for_fork_server`): none."""
+
+
+def _wait_for_fork_server(context) -> None:
+    """Return once the fork server forks processes (it may still be importing: :func:`start_fork_server`), a Ctrl-C
+    held back meanwhile. A pool's workers are forked only then; interrupted while it waited, the pool's locks were gone
+    by the time its workers started, and each printed a traceback. The throwaway process holds no locks."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        probe = context.Process(target=_ready)
+        probe.start()
+        probe.join()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _RAY_CONFIGURED = {"threads": None}
