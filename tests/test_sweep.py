@@ -405,6 +405,31 @@ def test_a_ctrl_c_to_the_process_group_while_the_fork_server_imports_is_one_line
     assert stderr.strip().count("\n") == 0
 
 
+def test_a_ctrl_c_while_the_fork_server_is_spawned_is_held_not_lost():
+    """start_fork_server ignores SIGINT while it spawns the server (which keeps SIG_IGN through its exec): a Ctrl-C
+    in that instant must still reach the driver afterwards. It was lost once the resource tracker's own start, inside
+    that window, unblocked SIGINT while it was ignored."""
+    script = textwrap.dedent("""
+        import os, signal, time
+        from multiprocessing import forkserver
+        from numerics.sweep import executors
+        spawn = forkserver.ensure_running
+        def interrupted_spawn():
+            os.kill(os.getpid(), signal.SIGINT)      # a Ctrl-C exactly while the server is spawned
+            spawn()
+        forkserver.ensure_running = interrupted_spawn
+        try:
+            executors.start_fork_server(["json"])
+            time.sleep(0.5)
+            print("lost")
+        except KeyboardInterrupt:
+            print("delivered")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          preexec_fn=_as_from_a_terminal)
+    assert done.stdout.strip() == "delivered", done.stderr[-2000:]
+
+
 def test_cache_option_moves_every_cache(monkeypatch, tmp_path):
     """--cache DIR holds the symbolic derivations and the Fig. 3 checkpoint too (they read $PROOFS_CHECK_CACHE)."""
     from proofs_check.cli import build_parser

@@ -45,16 +45,23 @@ def start_fork_server(modules) -> None:
     (a check's first run imported torch, sympy and the registry for ~2.5 s in each worker). A pool started later in
     this process forks from this server; :func:`local_pool`'s preload applies only where none runs yet.
 
-    The server is started with SIGINT ignored, which its exec keeps: a Ctrl-C while it imports is the driver's
-    alone (no traceback from the server; it ignores SIGINT once running anyway, and so do the workers)."""
+    The server is started with SIGINT ignored, which its exec keeps (a blocked mask it does not: measured): a Ctrl-C
+    while it imports is the driver's alone (no traceback from the server; it ignores SIGINT once running anyway, and
+    so do the workers). Meanwhile the driver blocks SIGINT too, so that a Ctrl-C in that instant stays pending (Linux
+    never discards a blocked signal as ignored) and reaches the driver's handler once restored: held, not lost."""
     import multiprocessing
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
     multiprocessing.get_context("forkserver").set_forkserver_preload(sorted(set(modules)))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the server starts the resource tracker first, which unblocks SIGINT when it has spawned it: started here,
+    # outside the window below, a Ctrl-C in the window is not let through to SIG_IGN
+    resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def local_pool(tasks, options):
