@@ -303,7 +303,7 @@ def rollout(model, x, y, k: int, reuse_keys: bool = True):
     ``reuse_keys``: each step after the first feeds only its two new tokens, attending to the earlier tokens'
     cached keys and values (:class:`KVCache`): 2n + 2 + 2(k - 1) token passes instead of k(2n + 2) + k(k - 1).
     False recomputes the whole sequence at every step (the reference it is tested against: equal to float
-    rounding, values and gradients; benchmarks/bench_gpt2.py times both)."""
+    rounding, values and gradients; benchmarks/bench_rollout.py times both)."""
     cache = KVCache() if reuse_keys else None
     tokens = prompt_tokens(x, y)
     estimates = []
