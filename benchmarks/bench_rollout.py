@@ -5,8 +5,8 @@ feeds its two new tokens) against recomputing the whole sequence at every step (
     python benchmarks/bench_rollout.py --device cuda --profile paper --runs 10
 
 Workload: one OS training step of ``runs`` models as one Ensemble (L_OS of ŵ_k through the rollout, backward,
-Adam), and the no-grad test loss (k = 3) on the profile's test prompts; bf16 autocast on a GPU, as the experiment. Old and new alternate (pairing.paired), so a
-change of the machine's load affects both; the ratio is old / new.
+Adam), and the no-grad test loss (k = 3) on the profile's test prompts; bf16 autocast on a GPU, as the experiment.
+Old and new alternate (pairing.paired), so a change of the machine's load affects both; the ratio is old / new.
 """
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def main(argv=None):
             print(f"{name:>6} OS training step, n = {protocol.n_max}, k = {k}: old {old * 1e3:8.1f} ms  "
                   f"new {new * 1e3:8.1f} ms  ratio {old / new:5.2f}x")
         old, new = paired(lambda path: test_loss_seconds(path, protocol, args.runs, args.steps, device), args.repeats)
-        print(f"{name:>6} test loss ({protocol.test_prompts} prompts, k = {experiment.K_TEST}): old {old * 1e3:8.1f} ms  "
-              f"new {new * 1e3:8.1f} ms  ratio {old / new:5.2f}x")
+        print(f"{name:>6} test loss ({protocol.test_prompts} prompts, k = {experiment.K_TEST}): "
+              f"old {old * 1e3:8.1f} ms  new {new * 1e3:8.1f} ms  ratio {old / new:5.2f}x")
 
 
 if __name__ == "__main__":
