@@ -164,14 +164,17 @@ class KVCache:
     through the cached tensors as through the recomputed ones."""
 
     def __init__(self):
-        self.length = 0
         self.layers: dict = {}
+
+    @property
+    def length(self) -> int:
+        """Tokens seen so far: read off the first layer's keys (every layer holds as many), so a call of the model
+        with the cache is all it takes to move on."""
+        first = self.layers.get(0)
+        return 0 if first is None or first.keys is None else first.keys.shape[-2]
 
     def layer(self, index: int) -> LayerCache:
         return self.layers.setdefault(index, LayerCache())
-
-    def advance(self, tokens: int) -> None:
-        self.length += tokens
 
 
 def causal_attention(q, k, v, past=None):
@@ -318,16 +321,12 @@ def rollout(model, x, y, k: int, reuse_keys: bool = True):
 
 def _apply(model, tokens, cache=None):
     """The model on tokens with any number of leading batch axes (an :class:`Ensemble` takes (R, batch, T, d));
-    with ``cache`` the tokens continue its sequence, and it advances past them."""
+    with ``cache`` the tokens continue its sequence (and extend it)."""
     if isinstance(model, Ensemble):
-        out = model(tokens, cache)
-    else:
-        lead = tokens.shape[:-2]
-        out = model(tokens.reshape(-1, *tokens.shape[-2:]), cache)
-        out = out.reshape(*lead, *out.shape[-2:])
-    if cache is not None:
-        cache.advance(tokens.shape[-2])
-    return out
+        return model(tokens, cache)
+    lead = tokens.shape[:-2]
+    out = model(tokens.reshape(-1, *tokens.shape[-2:]), cache)
+    return out.reshape(*lead, *out.shape[-2:])
 
 
 def sequence_length(n: int, k: int) -> int:
