@@ -43,9 +43,15 @@ def prompts_per_step(default: int) -> Param:
     return Param("prompts", default, "prompts per training step", int, 16, 10 ** 7)
 
 
+RUNS_REASON = {1: "one run is allowed, but its Monte Carlo error is then unknown",
+               2: "at least two runs are needed to see the spread over seeds"}
+
+
 def runs(default: int, low: int = 2) -> Param:
+    """``--runs``; the error's reason matches the bound in use (Appendix B's levels allow one run)."""
+    reason = RUNS_REASON.get(low, f"this level needs at least {low} runs")
     return Param("runs", default, "independent runs trained as one batched computation", int, low, 4096,
-                 constraint="at least two runs are needed to see the spread over seeds")
+                 constraint=reason)
 
 
 def cot_steps(default: int, low: int = 1, high: int = 64) -> Param:

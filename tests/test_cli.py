@@ -88,6 +88,10 @@ def test_reproduce_commands_reproduce(capsys, argv):
     (["verify", "wishart-moment", "--level", "numeric", "--d", "1000000"], "parameter '--d'"),
     (["verify", "wishart-moment", "--level", "montecarlo", "--samples", "1"], "too few"),
     (["verify", "wishart-moment", "--seed", "-1"], "parameter '--seed'"),
+    # the reason matches the bound: one run is allowed in Appendix B (it said "at least two runs are needed")
+    (["verify", "thm-B.1", "--runs", "0"], "must be >= 1 (one run is allowed, but its Monte Carlo error is"),
+    (["verify", "insight-3", "--runs", "1"], "must be >= 2 (at least two runs are needed"),
+    (["verify", "hardness", "--runs", "4"], "must be >= 5 (this level needs at least 5 runs)"),
     (["verify", "wishart-moment", "--seed", "99999999999999999999"], "parameter '--seed'"),
     (["all", "--d", "3"], "takes no claim parameters"),
     (["verify", "wishart-moment", "--replicate"], "parameter '--replicate'"),
