@@ -19,6 +19,7 @@ def embed_prompt(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> t
     zero-filled buffer (about 2x faster at d = 6); with one, by concatenation, whose backward is cheaper
     than that of slice assignment. Both give the same Z, bitwise.
     """
+    _check_prompt_tensors(x, y, estimates)
     if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or estimates.requires_grad):
         return _embed_by_concatenation(x, y, estimates)
     *batch, n, d = x.shape
@@ -29,6 +30,18 @@ def embed_prompt(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> t
     prompt[..., n:, d + 1:2 * d + 1] = estimates
     prompt[..., n:, -1] = 1.0
     return prompt.transpose(-1, -2)
+
+
+def _check_prompt_tensors(x, y, estimates) -> None:
+    """x (..., n, d), y (..., n), estimates (..., k, d), one dtype (shapes only: every CoT step calls this)."""
+    if x.dim() < 2:
+        raise check.ValidationError(f"parameter 'x': must be (..., n, d), got shape {tuple(x.shape)}")
+    n, d = x.shape[-2:]
+    check.trailing_shape("y", y, (n,), "(..., n) with x's n")
+    if estimates.dim() < 2 or estimates.shape[-1] != d:
+        raise check.ValidationError(f"parameter 'estimates': must be (..., k, d) with x's d = {d}, got shape "
+                                    f"{tuple(estimates.shape)}")
+    check.same_dtype("x", x, y=y, estimates=estimates)
 
 
 def _embed_by_concatenation(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
@@ -42,6 +55,9 @@ def _embed_by_concatenation(x: torch.Tensor, y: torch.Tensor, estimates: torch.T
 
 def sparse_parameters(v_block: torch.Tensor, w_block: torch.Tensor):
     """Full V, W (..., D, D): V~ at (ŵ-rows, x-cols); W~ at (x-rows, ŵ-cols); W[d, 2d+1] = -1."""
+    if v_block.dim() < 2 or v_block.shape[-1] != v_block.shape[-2]:
+        raise check.ValidationError(f"parameter 'v_block': must be (..., d, d), got shape {tuple(v_block.shape)}")
+    check.trailing_shape("w_block", w_block, tuple(v_block.shape[-2:]), "(..., d, d) with v_block's d")
     *batch, d, _ = v_block.shape
     size = 2 * d + 2
     value = v_block.new_zeros(*batch, size, size)
@@ -54,6 +70,7 @@ def sparse_parameters(v_block: torch.Tensor, w_block: torch.Tensor):
 
 def lsa_layer(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor, n: int) -> torch.Tensor:
     """f(Z) = Z + V Z (Zᵀ W Z) / n for the whole matrix. prompt (..., D, N), V/W (..., D, D)."""
+    _check_layer_tensors(prompt, value, key_query)
     return prompt + value @ prompt @ (prompt.transpose(-1, -2) @ key_query @ prompt) / n
 
 
@@ -66,10 +83,21 @@ def lsa_last_column(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.
     one matrix multiply over all prompts (:func:`lsa_last_column_shared`): no per-prompt copy of V and W
     or of their gradients. Per-prompt parameters take the broadcast form (:func:`_lsa_last_column_reference`).
     """
+    _check_layer_tensors(prompt, value, key_query)
     shared_value, shared_key_query = _shared(value, prompt.dim()), _shared(key_query, prompt.dim())
     if shared_value is None or shared_key_query is None:
         return _lsa_last_column_reference(prompt, value, key_query, n)
     return lsa_last_column_shared(prompt, shared_value, shared_key_query, n)
+
+
+def _check_layer_tensors(prompt, value, key_query) -> None:
+    """prompt (..., D, N), V and W (..., D, D) with the prompt's D, one dtype."""
+    if prompt.dim() < 2:
+        raise check.ValidationError(f"parameter 'prompt': must be (..., D, N), got shape {tuple(prompt.shape)}")
+    size = prompt.shape[-2]
+    check.trailing_shape("value", value, (size, size), "(..., D, D) with the prompt's D")
+    check.trailing_shape("key_query", key_query, (size, size), "(..., D, D) with the prompt's D")
+    check.same_dtype("prompt", prompt, value=value, key_query=key_query)
 
 
 def lsa_last_column_shared(prompt: torch.Tensor, value: torch.Tensor, key_query: torch.Tensor,
@@ -119,6 +147,8 @@ def cot_rollout(x: torch.Tensor, y: torch.Tensor, v_block: torch.Tensor, w_block
     """
     n, d = x.shape[-2], x.shape[-1]
     steps = check.nonnegative_int("steps", steps)
+    check.trailing_shape("v_block", v_block, (d, d), "(..., d, d) with x's d")
+    check.same_dtype("x", x, v_block=v_block, w_block=w_block)
     value, key_query = sparse_parameters(v_block, w_block)
     value, key_query = value.unsqueeze(-3), key_query.unsqueeze(-3)           # constant over the prompt axis B
     estimates = x.new_zeros(*x.shape[:-2], 1, d)

@@ -26,7 +26,8 @@ def final_estimate(sample_cov, w_star, v_block, k: int, prompts=None):
 
 
 def os_loss(sample_cov, w_star, v_block, k: int, prompts=None):
-    """L_OS = (1/2B) Σ_τ ‖ŵ_k - w*‖², shape (...)."""
+    """L_OS = (1/2B) Σ_τ ‖ŵ_k - w*‖², shape (...). Shapes and k are checked, not finiteness: training and Hessian
+    loops call this at every step, where a diverged Ṽ's NaN is a result (train_os checks its data once)."""
     check.batch_shapes(sample_cov, w_star, v_block)
     check.positive_int("k", k)
     residual = final_estimate(sample_cov, w_star, v_block, k, prompts) - w_star
@@ -56,6 +57,10 @@ def sharpness_scale_printed(radius, k: int):
 def os_gradient_printed(sample_cov, w_star, v_block, k: int):
     """The printed gradient (1/B) Σ_τ Σ_j (Mᵀ)^j M^k w wᵀ (Mᵀ)^{k-1-j} Sᵀ, compiled from theory.outcome.
     sample_cov (..., B, d, d), w_star (..., B, d), v_block (..., d, d) -> (..., d, d)."""
+    check.batch_shapes(sample_cov, w_star, v_block)
+    check.positive_int("k", k)
+    for name, value in (("sample_cov", sample_cov), ("w_star", w_star), ("v_block", v_block)):
+        check.finite_tensor(name, value)
     per_prompt = _compiled_printed("gradient", k).torch(V=v_block.unsqueeze(-3), S=sample_cov,
                                                           w=w_star.unsqueeze(-1))
     return per_prompt.mean(-3)
@@ -77,6 +82,8 @@ def spectral_radius(matrix):
 def hessian_top_eigenvalue(loss_fn, v_block, iterations: int = 100, seed: int = 0):
     """Largest-|λ| eigenvalue of the Hessian of loss_fn at Ṽ by power iteration on
     Hessian-vector products (double backward); returns (eigenvalue, eigenvector)."""
+    check.finite_tensor("v_block", v_block)
+    check.positive_int("iterations", iterations)
     v = v_block.detach().clone().requires_grad_(True)
     generator = torch.Generator().manual_seed(seed)
     direction = torch.randn(v.shape, generator=generator, dtype=v.dtype)
@@ -159,6 +166,8 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
     follows v_r <- v_r - lr_r ∇L_r exactly (its loss is weighted by lr_r under a unit step).
     """
     check.batch_shapes(sample_cov, w_star, start, "w_star")
+    for name, value in (("sample_cov", sample_cov), ("w_star", w_star), ("start", start)):
+        check.finite_tensor(name, value)     # once, before training (a diverged run's NaN later is a result)
     steps = check.nonnegative_int("steps", steps)        # 0: the start back, an empty history
     check.one_of("optimizer", optimizer, ("gd", "adam"))
     v = start.detach().clone()

@@ -110,6 +110,7 @@ def pretrained_v(sigma0, n):
 def sft_optimum(phi, omega, sigma0, n, eta):
     """Ṽ* = -ηΩΦ† - Γ_0⁻¹(I - ΦΦ†), batched over leading axes."""
     _checked(sigma0=sigma0)
+    _finite(Phi=phi, Omega=omega)
     return _evaluate("optimum", Phi=phi, Omega=omega, Sigma0=sigma0, **_scalars(n, eta))
 
 
@@ -215,6 +216,7 @@ def post_test_error_from_product(v, sigma, n):
 
 def first_order_optimum(phi, omega, a, sigma0, n, eta):
     _checked(a=a, sigma0=sigma0)
+    _finite(Phi=phi, Omega=omega)
     return _evaluate("first_order", Phi=phi, Omega=omega, A=a, Sigma0=sigma0, **_scalars(n, eta))
 
 
@@ -238,6 +240,12 @@ def _checked(**covariances):
     """Covariances must be symmetric PSD and finite (numpy or torch), else a one-line error."""
     for name, value in covariances.items():
         check.covariance(name, value)
+
+
+def _finite(**arrays):
+    """No NaN or inf in the prompts' moments: a pseudo-inverse of such a Φ fails deep inside numpy's SVD."""
+    for name, value in arrays.items():
+        check.finite_tensor(name, value)
 
 
 def _evaluate(name, **inputs):
@@ -282,7 +290,12 @@ def teacher_forced_loss(x, y, w_star, v_block, w_block, k: int, eta: float, prep
     x (..., B, n, d), y (..., B, n), w_star (..., B, d); v_block, w_block (..., d, d). Returns (...).
     ``prepared``: :func:`teacher_forced_prompts` of the same (x, y, w_star, k, eta), to reuse across calls.
     """
-    prompts = x.shape[-3]
+    if x.dim() < 3:
+        raise check.ValidationError(f"parameter 'x': must be (..., B, n, d), got shape {tuple(x.shape)}")
+    prompts, d = x.shape[-3], x.shape[-1]
+    check.trailing_shape("w_star", w_star, (prompts, d), "(..., B, d) with x's B and d")
+    check.trailing_shape("v_block", v_block, (d, d), "(..., d, d) with x's d")
+    check.same_dtype("x", x, y=y, w_star=w_star, v_block=v_block, w_block=w_block)
     prompt, goals, n = teacher_forced_prompts(x, y, w_star, k, eta) if prepared is None else prepared
     value, key_query = sparse_parameters(v_block, w_block)
     column = lsa_last_column_shared(prompt, value, key_query, n)                    # (..., (k+1)·B, D)
@@ -412,6 +425,9 @@ def _check_sft_training(x, y, w_star, start, k: int, eta: float, settings) -> No
         if tuple(value.shape) != tuple(shape):
             raise check.ValidationError(f"parameter '{name}': must have shape {tuple(shape)} for x of shape "
                                         f"{tuple(x.shape)}, got {tuple(value.shape)}")
+    for name, value in (("x", x), ("y", y), ("w_star", w_star), ("start", start)):
+        check.finite_tensor(name, value)       # once, before training: a NaN prompt would train to NaN silently
+    check.same_dtype("x", x, y=y, w_star=w_star, start=start)
     check.positive_int("k", k)
     check.unit_interval("eta", eta)
     for lr, kind in settings:

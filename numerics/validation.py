@@ -10,7 +10,7 @@ class ValidationError(ValueError):
     """Bad input. The message names the parameter and the constraint it violates."""
 
 
-def _as_numpy(value):
+def _as_numpy(value, name: str):
     # a tensor exists only where torch is loaded: never import it here (numpy callers, e.g. a driver's premises)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
@@ -18,7 +18,7 @@ def _as_numpy(value):
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as error:
-        raise ValidationError(f"could not read a numeric array: {error}") from None
+        raise ValidationError(f"parameter '{name}': could not read a numeric array ({error})") from None
 
 
 def _as_number(value) -> float:
@@ -54,7 +54,7 @@ def positive(name: str, value) -> float:
 
 
 def finite_array(name: str, value) -> np.ndarray:
-    array = _as_numpy(value)
+    array = _as_numpy(value, name)
     if not np.all(np.isfinite(array)):
         raise ValidationError(f"parameter '{name}': contains NaN or inf")
     return array
@@ -157,3 +157,30 @@ def batch_shapes(sample_cov, vector, v_block, vector_name: str = "w_star") -> in
             raise ValidationError(f"parameter '{name}': dtype {tensor.dtype} differs from 'sample_cov''s "
                                   f"{sample_cov.dtype} (convert one with .to())")
     return d
+
+
+def finite_tensor(name: str, value) -> None:
+    """A torch tensor (or anything :func:`finite_array` reads) without NaN or inf; a tensor stays on its device.
+    For one-off inputs (a pseudo-inverse, a Hessian's point): inside a training loop the check would synchronise
+    every step, and a diverged run's NaN is a result there, not bad input."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        if not bool(torch.isfinite(value).all()):
+            raise ValidationError(f"parameter '{name}': contains NaN or inf")
+        return
+    finite_array(name, value)
+
+
+def trailing_shape(name: str, tensor, expected: tuple, meaning: str) -> None:
+    """``tensor.shape`` ends with ``expected`` (shapes only: cheap enough for every step of a training loop)."""
+    if tensor.dim() < len(expected) or tuple(tensor.shape[-len(expected):]) != tuple(expected):
+        raise ValidationError(f"parameter '{name}': must be {meaning} = (..., {', '.join(map(str, expected))}), "
+                              f"got shape {tuple(tensor.shape)}")
+
+
+def same_dtype(reference_name: str, reference, **tensors) -> None:
+    """Every tensor has the reference's dtype (torch's matmul would only say 'Float != Double' deep inside)."""
+    for name, tensor in tensors.items():
+        if tensor.dtype != reference.dtype:
+            raise ValidationError(f"parameter '{name}': dtype {tensor.dtype} differs from '{reference_name}''s "
+                                  f"{reference.dtype} (convert one with .to())")

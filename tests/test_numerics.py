@@ -72,6 +72,29 @@ def test_paper_covariance_and_rollouts_name_bad_input():
     assert reduced_rollout(s, h, v, None, 0).shape == (4, 1, 3)            # zero steps: the start, ŵ_0 = 0
 
 
+@pytest.mark.parametrize("call, message", [
+    # each was a RuntimeError from inside torch's matmul or broadcasting (stop 30)
+    (lambda: cot_rollout(torch.zeros(2, 4, 3), torch.zeros(2, 4), torch.zeros(4, 4), torch.eye(4), 2),
+     "parameter 'v_block': must be \\(..., d, d\\) with x's d"),
+    (lambda: cot_rollout(torch.zeros(2, 4, 3), torch.zeros(2, 5), torch.zeros(3, 3), torch.eye(3), 2),
+     "parameter 'y'"),
+    (lambda: cot_rollout(torch.zeros(2, 4, 3), torch.zeros(2, 4), torch.zeros(3, 3, dtype=torch.float64),
+                         torch.eye(3, dtype=torch.float64), 2), "parameter 'v_block': dtype torch.float64"),
+    (lambda: embed_prompt(torch.zeros(2, 5, 3), torch.zeros(2, 5), torch.zeros(2, 1, 4)), "parameter 'estimates'"),
+    (lambda: sparse_parameters(torch.zeros(3, 3), torch.zeros(4, 4)), "parameter 'w_block'"),
+    (lambda: lsa_layer(torch.zeros(2, 8, 6), torch.zeros(7, 7), torch.zeros(8, 8), 5), "parameter 'value'"),
+])
+def test_lsa_building_blocks_name_mismatched_shapes_and_dtypes(call, message):
+    with pytest.raises(ValidationError, match=message):
+        call()
+
+
+def test_an_unreadable_array_is_named():
+    from numerics.validation import finite_array
+    with pytest.raises(ValidationError, match="parameter 'covariances': could not read a numeric array"):
+        finite_array("covariances", [np.eye(3), np.eye(2)])
+
+
 def test_relative_error_names_a_shape_mismatch_and_takes_arrays():
     from numerics.training import relative_error
     with pytest.raises(ValidationError, match="parameter 'target'.*shape"):

@@ -112,6 +112,13 @@ def _os_inputs():
     (lambda s, w, v: os_numerics.train_os(s, w, v, 1, 5, np.array([0.1, 0.1, 0.1])), "parameter 'lr'.*shape \\(2,\\)"),
     (lambda s, w, v: os_numerics.train_os(s, w, v.float(), 1, 5, 0.1), "parameter 'v_block': dtype torch.float32"),
     (lambda s, w, v: os_numerics.os_loss(s, w.float(), v, 1), "parameter 'w_star': dtype torch.float32"),
+    # stop 30: the printed gradient raised IndexError at k = 0 and returned NaN for NaN input; training took NaN data
+    (lambda s, w, v: os_numerics.os_gradient_printed(s, w, v, 0), "parameter 'k'"),
+    (lambda s, w, v: os_numerics.os_gradient_printed(s, w[..., :2], v, 2), "parameter 'w_star'"),
+    (lambda s, w, v: os_numerics.os_gradient_printed(s * float("nan"), w, v, 2), "parameter 'sample_cov': contains NaN"),
+    (lambda s, w, v: os_numerics.train_os(s, w * float("inf"), v, 1, 5, 0.1), "parameter 'w_star': contains NaN"),
+    (lambda s, w, v: os_numerics.hessian_top_eigenvalue(lambda x: (x ** 2).sum(), v[0] * float("nan")),
+     "parameter 'v_block': contains NaN"),
     (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.0, 4, make_generator(0), False),
      "parameter 'std'"),
     (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.5, 0, make_generator(0), False),

@@ -258,5 +258,11 @@ def test_sft_training_names_bad_input_and_zero_steps_give_the_start():
         sft.train_sft(x, y, w, start, 1, 2.0, 2, 0.1)
     with pytest.raises(ValidationError, match="parameter 'optimizer'"):
         sft.train_sft(x, y, w, start, 1, 0.2, 2, 0.1, optimizer="sgdx")
+    with pytest.raises(ValidationError, match="parameter 'x': contains NaN"):     # trained to NaN (stop 30)
+        sft.train_sft(x * float("nan"), y, w, start, 1, 0.2, 2, 0.1)
+    with pytest.raises(ValidationError, match="parameter 'v_block': dtype torch.float64"):   # a matmul error
+        sft.teacher_forced_loss(x, y, w, start.double(), start.double(), 1, 0.2)
+    with pytest.raises(ValidationError, match="parameter 'Phi': contains NaN"):    # SVD did not converge
+        sft.sft_optimum(np.full((3, 4), np.nan), np.ones((3, 4)), np.eye(3), 10, 0.2)
     final, history = sft.train_sft(x, y, w, start, 1, 0.2, 0, 0.1)     # was "stack expects a non-empty"
     assert torch.equal(final, start) and history.shape == (0, 1)
