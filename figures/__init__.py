@@ -36,7 +36,9 @@ def make_figure(name: str, small: bool = False, out_dir=DEFAULT_OUT, seed: int =
     numerics.sweep.SweepOptions (cache, executor, jobs); None computes every task here without a cache.
     ``device`` (cpu | cuda): where Fig. 3's GPT-2 trains; the other figures run on the CPU. ``scale``:
     fig4-protocol's size ('small', 'medium', 'paper'; None: 'small' with ``small``, else 'medium')."""
-    from numerics.validation import ValidationError
+    from numerics.validation import ValidationError, one_of, writable_directory
+    one_of("name", name, FIGURE_NAMES + MAP_NAMES)
+    writable_directory("out_dir", out_dir)
     from figures.outcome_figures import figure4
     from figures.protocol_map import figure4_protocol
     from figures.sft_figures import figure1, figure2, figure5

@@ -184,3 +184,18 @@ def same_dtype(reference_name: str, reference, **tensors) -> None:
         if tensor.dtype != reference.dtype:
             raise ValidationError(f"parameter '{name}': dtype {tensor.dtype} differs from '{reference_name}''s "
                                   f"{reference.dtype} (convert one with .to())")
+
+
+def writable_directory(name: str, path):
+    """``path`` created if needed and proved writable (a temporary file), before any computation starts."""
+    import tempfile
+    from pathlib import Path
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise ValidationError(f"parameter '{name}': {str(path)!r} is not a writable directory "
+                              f"({error.strerror or error})") from None
+    return out

@@ -9,7 +9,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -286,14 +285,8 @@ def _mutate(args) -> int:
 
 def writable_directory(path: str) -> Path:
     """Create ``path`` if needed and prove it is writable, before any computation starts."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        raise ValidationError(f"parameter '--out': {path!r} is not a writable directory ({error.strerror or error})")
-    return out
+    from numerics.validation import writable_directory as checked
+    return checked("--out", path)
 
 
 def _figure(args) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import Phase, given, settings, strategies as st, target
 
-from numerics.validation import ValidationError
+from numerics.validation import ValidationError, positive_int
 from proofs_check.hypothesis_profiles import register_profiles
 from proofs_check.spec import FuzzSpec  # noqa: F401  (re-exported)
 
@@ -74,6 +74,8 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
     saw and a failing example is on record before its shrinking starts. An example hypothesis draws again (its
     simplest ones often repeat, shrinking too) is not re-run: a check is deterministic in its parameters and seed."""
     from proofs_check.registry import get_claim, run_check
+    if examples is not None:                       # 0 ran the profile's default count
+        positive_int("examples", examples)
     register_profiles()
     claim = claim or get_claim(claim_id)
     spec = claim.fuzz

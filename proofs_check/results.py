@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 SCHEMA_VERSION = 2
 
@@ -52,6 +52,11 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict) -> "CheckResult":
         known = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING} - {"time_s"}
+        missing = sorted(required - set(data))
+        if missing:
+            from numerics.validation import ValidationError
+            raise ValidationError(f"check record: missing fields {missing} (a record of `proofs-check ... --json`)")
         return cls(**{"time_s": 0.0, **{k: v for k, v in data.items() if k in known}})
 
 
@@ -121,7 +126,15 @@ class Results(list):
 
     @classmethod
     def from_json(cls, text: str) -> "Results":
-        return cls(CheckResult.from_dict(d) for d in json.loads(text))
+        """The records of ``proofs-check ... --json`` (a JSON list of records) back as a Results list."""
+        from numerics.validation import ValidationError
+        try:
+            records = json.loads(text)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"parameter 'text': not JSON ({error})") from None
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ValidationError("parameter 'text': must be a JSON list of check records (as --json prints)")
+        return cls(CheckResult.from_dict(d) for d in records)
 
 
 def to_json(results) -> str:

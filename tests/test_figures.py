@@ -66,3 +66,14 @@ def test_figures_1_2_show_simulation_only_and_figure_5_the_printed_f(drawn):
             series[name] = {r["series"] for r in csv.DictReader(handle)}
     assert not any("F(beta)" in s for s in series["fig1"] | series["fig2"])
     assert "F(beta) printed" in series["fig5"]
+
+
+def test_make_figure_names_an_unknown_figure_and_an_unwritable_folder(tmp_path):
+    """A KeyError and a FileNotFoundError (after the figure's work) before stop 30."""
+    from figures import make_figure
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match="parameter 'name': must be one of \\['fig1'"):
+        make_figure("fig9", small=True, out_dir=tmp_path)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ValidationError, match="parameter 'out_dir': .* is not a writable directory"):
+        make_figure("fig1", small=True, out_dir=tmp_path / "a-file" / "below")

@@ -146,3 +146,12 @@ def test_the_campaign_summary_counts_drawn_checked_and_distinct_examples_across_
     assert lines[0].startswith("fig3-os-data: 5 examples drawn, 4 checked") and "3 distinct across shards" in lines[0]
     assert "worst severity 2.5" in lines[0] and failed and lines[1].startswith("  fails:")
     assert summary.summarise([tmp_path / "fig3-os-data_1.jsonl"])[1] is False
+
+
+def test_zero_examples_is_an_error_not_the_profile_default():
+    """fuzz(examples=0) ran the profile's count (the CLI already refused 0)."""
+    import pytest
+
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match="parameter 'examples': must be >= 1"):
+        fuzz("wishart-moment", examples=0)

@@ -34,3 +34,16 @@ def test_to_frame_when_pandas_is_there():
     pd = pytest.importorskip("pandas")
     frame = Results([_result()]).to_frame()
     assert isinstance(frame, pd.DataFrame) and list(frame["verdict"]) == ["holds"]
+
+
+def test_reading_records_that_are_not_records_is_a_named_error():
+    """Results.from_json raised json's or the dataclass's own errors (stop 30)."""
+    import pytest
+
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match="parameter 'text': not JSON"):
+        Results.from_json("{not json")
+    with pytest.raises(ValidationError, match="parameter 'text': must be a JSON list of check records"):
+        Results.from_json('{"claim": "x"}')
+    with pytest.raises(ValidationError, match="check record: missing fields \\['claim', "):
+        Results.from_json('[{"a": 1}]')

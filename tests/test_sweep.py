@@ -55,6 +55,15 @@ def test_a_task_is_a_pure_function_of_its_config():
     assert isinstance(json.dumps(task.run()), str)
 
 
+def test_a_task_naming_no_function_is_a_named_error():
+    """ModuleNotFoundError / AttributeError from the worker before stop 30; a module the task's module imports and
+    cannot find still raises as itself (that is the task's module failing, not a wrong name)."""
+    with pytest.raises(ValidationError, match="parameter 'function': no module 'no_such_module'"):
+        Task("no_such_module:fig2_point", {}).run()
+    with pytest.raises(ValidationError, match="parameter 'function': module 'figures.sft_figures' has no function"):
+        Task("figures.sft_figures:no_such_function", {}).run()
+
+
 def test_key_changes_with_config_seed_and_code(tmp_path):
     base = _tasks(1)[0]
     assert base.key() == Task(base.function, dict(base.config)).key()          # the label is not part of it

@@ -59,7 +59,16 @@ class Task:
     def resolve(self):
         """The task's function, imported by name (in whichever process runs it)."""
         module, _, name = self.function.partition(":")
-        return getattr(importlib.import_module(module), name)
+        try:
+            loaded = importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name is None or not module.startswith(error.name):
+                raise                                # a module the task's own module imports is missing
+            raise check.ValidationError(f"parameter 'function': no module {module!r} (task {self.function!r})") \
+                from None
+        if not callable(getattr(loaded, name, None)):
+            raise check.ValidationError(f"parameter 'function': module {module!r} has no function {name!r}")
+        return getattr(loaded, name)
 
     def run(self):
         return self.resolve()(**self.config)
