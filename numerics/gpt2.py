@@ -121,6 +121,7 @@ class GPT2WeightPredictor(nn.Module):
     def hidden_states(self, tokens, cache=None):               # tokens: (batch, T, d) -> (batch, T, C)
         """``cache`` (a :class:`KVCache`, or None): the tokens continue the sequence whose keys and values it
         holds (positions and the causal mask start after them), and it is extended by theirs."""
+        _check_tokens(self.config, tokens, 3)
         past = 0 if cache is None else cache.length
         positions = _positions(self.config, past, tokens.shape[-2])
         x = self.read_in(tokens) + self.wpe.weight[positions]   # (batch, T, C)
@@ -130,6 +131,14 @@ class GPT2WeightPredictor(nn.Module):
 
     def forward(self, tokens, cache=None):                     # (batch, T, d) -> (batch, T, d): ŵ read at each token
         return self.read_out(self.hidden_states(tokens, cache))
+
+
+def _check_tokens(config: GPT2Config, tokens, dims: int) -> None:
+    """Tokens of the model's width d, with the model's number of axes (shapes only: every forward calls this)."""
+    if tokens.dim() != dims or tokens.shape[-1] != config.d:
+        layout = "(batch, T, d)" if dims == 3 else "(R, batch, T, d)"
+        raise check.ValidationError(f"parameter 'tokens': must be {layout} with the model's d = {config.d}, got "
+                                    f"shape {tuple(tokens.shape)}")
 
 
 def _positions(config: GPT2Config, past: int, length: int) -> slice:
@@ -243,6 +252,7 @@ class Ensemble:
 
     def hidden_states(self, tokens, cache=None):               # (R, batch, T, d) -> (R, batch, T, C)
         """``cache``: as :meth:`GPT2WeightPredictor.hidden_states` (a :class:`KVCache`, or None)."""
+        _check_tokens(self.config, tokens, 4)
         p, runs, batch, length = self.params, *tokens.shape[:3]
         past = 0 if cache is None else cache.length
         positions = _positions(self.config, past, length)
@@ -277,6 +287,10 @@ def prompt_tokens(x, y):
     -------
     (..., 2n + 2, d) tokens (module docstring: y zero-padded, w_0 = 0_d, the constant token 1_d).
     """
+    if x.dim() < 2:
+        raise check.ValidationError(f"parameter 'x': must be (..., n, d), got shape {tuple(x.shape)}")
+    check.trailing_shape("y", y, tuple(x.shape[-2:-1]), "(..., n) with x's n")
+    check.same_dtype("x", x, y=y)
     d = x.shape[-1]
     y_tokens = F.pad(y.unsqueeze(-1), (0, d - 1))              # (..., n, d): (y, 0, ..., 0)
     pairs = torch.stack((x, y_tokens), dim=-2).flatten(-3, -2)   # (..., 2n, d): x_1, y_1, x_2, ...
@@ -292,6 +306,9 @@ def step_tokens(w):
 def teacher_forced(model, x, y, path):
     """Predictions ŵ_1..ŵ_{k+1} given the ground-truth CoT ``path`` (..., k, d) = (w_1, ..., w_k), in one
     causal forward pass over (prompt, w_1, 1, ..., w_k, 1). Returns (..., k + 1, d)."""
+    if path.dim() < 2 or tuple(path.shape[:-2]) != tuple(x.shape[:-2]) or path.shape[-1] != x.shape[-1]:
+        raise check.ValidationError(f"parameter 'path': must be (..., k, d) with x's leading axes and d, "
+                                    f"x {tuple(x.shape)}, got shape {tuple(path.shape)}")
     k = path.shape[-2]
     chain = torch.stack((path, torch.ones_like(path)), dim=-2).flatten(-3, -2)    # (..., 2k, d)
     tokens = torch.cat((prompt_tokens(x, y), chain), dim=-2)                      # (..., 2n + 2 + 2k, d)
@@ -307,6 +324,7 @@ def rollout(model, x, y, k: int, reuse_keys: bool = True):
     cached keys and values (:class:`KVCache`): 2n + 2 + 2(k - 1) token passes instead of k(2n + 2) + k(k - 1).
     False recomputes the whole sequence at every step (the reference it is tested against: equal to float
     rounding, values and gradients; benchmarks/bench_rollout.py times both)."""
+    k = check.positive_int("k", k)
     cache = KVCache() if reuse_keys else None
     tokens = prompt_tokens(x, y)
     estimates = []

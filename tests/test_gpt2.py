@@ -143,6 +143,16 @@ def test_bad_input_is_a_one_line_error_naming_the_parameter():
         gpt2.GPT2Config(n_embd=30, n_head=8)
     with pytest.raises(ValidationError, match="parameter 'n_positions'"):
         _model()(torch.randn(1, 41, CONFIG.d))
+    # stop 30: each of these was a RuntimeError from torch.stack, cat or a matmul deep in the model
+    x, y = torch.randn(2, 5, CONFIG.d), torch.randn(2, 5)
+    with pytest.raises(ValidationError, match="parameter 'y': must be \\(..., n\\) with x's n"):
+        gpt2.prompt_tokens(x, y[:, :3])
+    with pytest.raises(ValidationError, match=f"parameter 'tokens': .* the model's d = {CONFIG.d}"):
+        _model()(torch.randn(1, 12, CONFIG.d + 1))
+    with pytest.raises(ValidationError, match="parameter 'k': must be >= 1"):
+        gpt2.rollout(_model(), x, y, 0)
+    with pytest.raises(ValidationError, match="parameter 'path'"):
+        gpt2.teacher_forced(_model(), x, y, torch.randn(2, 3, CONFIG.d + 1))
     with pytest.raises(ValidationError, match="parameter 'device'"):
         experiment.checked_device("tpu")
     with pytest.raises(ValidationError, match="parameter 'seeds'"):
