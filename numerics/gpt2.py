@@ -287,11 +287,7 @@ def prompt_tokens(x, y):
     -------
     (..., 2n + 2, d) tokens (module docstring: y zero-padded, w_0 = 0_d, the constant token 1_d).
     """
-    if x.dim() < 2:
-        raise check.ValidationError(f"parameter 'x': must be (..., n, d), got shape {tuple(x.shape)}")
-    check.trailing_shape("y", y, tuple(x.shape[-2:-1]), "(..., n) with x's n")
-    check.same_dtype("x", x, y=y)
-    d = x.shape[-1]
+    _, d = check.prompt_shapes(x, y)
     y_tokens = F.pad(y.unsqueeze(-1), (0, d - 1))              # (..., n, d): (y, 0, ..., 0)
     pairs = torch.stack((x, y_tokens), dim=-2).flatten(-3, -2)   # (..., 2n, d): x_1, y_1, x_2, ...
     w0 = torch.zeros_like(x[..., :1, :])                       # (..., 1, d)

@@ -34,14 +34,11 @@ def embed_prompt(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> t
 
 def _check_prompt_tensors(x, y, estimates) -> None:
     """x (..., n, d), y (..., n), estimates (..., k, d), one dtype (shapes only: every CoT step calls this)."""
-    if x.dim() < 2:
-        raise check.ValidationError(f"parameter 'x': must be (..., n, d), got shape {tuple(x.shape)}")
-    n, d = x.shape[-2:]
-    check.trailing_shape("y", y, (n,), "(..., n) with x's n")
+    _, d = check.prompt_shapes(x, y)
     if estimates.dim() < 2 or estimates.shape[-1] != d:
         raise check.ValidationError(f"parameter 'estimates': must be (..., k, d) with x's d = {d}, got shape "
                                     f"{tuple(estimates.shape)}")
-    check.same_dtype("x", x, y=y, estimates=estimates)
+    check.same_dtype("x", x, estimates=estimates)
 
 
 def _embed_by_concatenation(x: torch.Tensor, y: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:

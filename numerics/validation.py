@@ -152,10 +152,7 @@ def batch_shapes(sample_cov, vector, v_block, vector_name: str = "w_star") -> in
                               f"as 'sample_cov' {tuple(sample_cov.shape)}, got shape {tuple(vector.shape)}")
     if tuple(v_block.shape[-2:]) != (d, d):
         raise ValidationError(f"parameter 'v_block': must be (..., {d}, {d}), got shape {tuple(v_block.shape)}")
-    for name, tensor in ((vector_name, vector), ("v_block", v_block)):   # torch's matmul would say only "Double/Float"
-        if tensor.dtype != sample_cov.dtype:
-            raise ValidationError(f"parameter '{name}': dtype {tensor.dtype} differs from 'sample_cov''s "
-                                  f"{sample_cov.dtype} (convert one with .to())")
+    same_dtype("sample_cov", sample_cov, **{vector_name: vector, "v_block": v_block})
     return d
 
 
@@ -169,6 +166,16 @@ def finite_tensor(name: str, value) -> None:
             raise ValidationError(f"parameter '{name}': contains NaN or inf")
         return
     finite_array(name, value)
+
+
+def prompt_shapes(x, y) -> tuple:
+    """(n, d) of prompts x (..., n, d) with labels y (..., n) of the same dtype (shapes only: per-step cheap)."""
+    if x.dim() < 2:
+        raise ValidationError(f"parameter 'x': must be (..., n, d), got shape {tuple(x.shape)}")
+    n, d = x.shape[-2:]
+    trailing_shape("y", y, (n,), "(..., n) with x's n")
+    same_dtype("x", x, y=y)
+    return n, d
 
 
 def trailing_shape(name: str, tensor, expected: tuple, meaning: str) -> None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from figures import DEFAULT_OUT
-from numerics.validation import ValidationError
+from numerics.validation import ValidationError, writable_directory
 from proofs_check.sweeps import add_sweep_arguments, sweep_options
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig4-protocol")
@@ -283,12 +283,6 @@ def _mutate(args) -> int:
     return 1 if report.survivors or report.misdeclared else 0
 
 
-def writable_directory(path: str) -> Path:
-    """Create ``path`` if needed and prove it is writable, before any computation starts."""
-    from numerics.validation import writable_directory as checked
-    return checked("--out", path)
-
-
 def _figure(args) -> int:
     from figures import make_figure
     from proofs_check.registry import check_seed
@@ -297,7 +291,7 @@ def _figure(args) -> int:
         raise ValidationError(f"parameter '--scale': only for fig4-protocol (use --small for {args.name})")
     if args.scale is not None and args.small and args.scale != "small":
         raise ValidationError(f"parameter '--scale': --small means --scale small, got --scale {args.scale}")
-    out = writable_directory(args.out)
+    out = writable_directory("--out", args.out)
     label = " (small)" if args.small else (f" ({args.scale})" if args.scale else "")
     print(f"making {args.name}{label} ...", file=sys.stderr, flush=True)
     for path in make_figure(args.name, small=args.small, out_dir=out, seed=args.seed,
@@ -343,11 +337,11 @@ def _report(args) -> int:
                 raise ValidationError(f"parameter '{name}': does not apply with --from (the saved records are "
                                       f"rendered as they are, without recomputing)")
         results, origin = load_results(args.source), args.source
-        out = writable_directory(args.out)
+        out = writable_directory("--out", args.out)
     else:
         from proofs_check.registry import check_seed
         seed = check_seed(0 if args.seed is None else args.seed)
-        out = writable_directory(args.out)
+        out = writable_directory("--out", args.out)
         results, _ = _run_verify(None, None, seed, args.quick, {}, False, args)
         origin = None
     formats = ("html", "md") if args.format == "both" else (args.format,)
