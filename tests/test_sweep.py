@@ -55,6 +55,25 @@ def test_a_task_is_a_pure_function_of_its_config():
     assert isinstance(json.dumps(task.run()), str)
 
 
+def test_a_ray_address_nothing_answers_at_is_a_named_error_at_once():
+    """`--executor ray --address bogus:1234` hung for minutes in ray.init's retries, printing Ray's C++ warnings
+    (stop 30: over 150 s before a timeout killed it); now a TCP connection is tried first."""
+    import socket
+    from numerics.sweep.executors import reachable_ray_address
+    with pytest.raises(ValidationError, match="parameter '--address': expected HOST:PORT"):
+        reachable_ray_address("nonsense")
+    with socket.socket() as closed:                      # a port nothing listens on: bound, then closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(ValidationError, match=f"parameter '--address': nothing answers at 'ray://127.0.0.1:{port}'"):
+        reachable_ray_address(f"ray://127.0.0.1:{port}", timeout_s=5)
+    with socket.socket() as listening:                   # something answers: ray.init takes it from there
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        reachable_ray_address(f"127.0.0.1:{listening.getsockname()[1]}", timeout_s=5)
+    reachable_ray_address("auto")                        # Ray's own lookup of a local cluster: not checked
+
+
 def test_a_task_naming_no_function_is_a_named_error():
     """ModuleNotFoundError / AttributeError from the worker before stop 30; a module the task's module imports and
     cannot find still raises as itself (that is the task's module failing, not a wrong name)."""

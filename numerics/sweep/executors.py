@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import time
 
 from numerics import validation as check
@@ -115,6 +116,26 @@ def _ray_run(task, threads: int):
     return task.run()
 
 
+RAY_CONNECT_SECONDS = 10.0
+
+
+def reachable_ray_address(address: str, timeout_s: float = RAY_CONNECT_SECONDS) -> None:
+    """A TCP connection to ``--address``'s host and port before ``ray.init``: given an unreachable one (a typo, a
+    cluster that is down), ``ray.init`` retried for minutes while printing its C++ client's warnings. 'auto' and
+    'local' name no host (Ray finds or starts a local cluster itself) and are not checked."""
+    if address in ("auto", "local"):
+        return
+    host, separator, port = address.split("://", 1)[-1].rpartition(":")
+    if not separator or not host or not port.isdigit():
+        raise check.ValidationError(f"parameter '--address': expected HOST:PORT, ray://HOST:PORT or 'auto', got "
+                                    f"{address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise check.ValidationError(f"parameter '--address': nothing answers at {address!r} "
+                                    f"({error.strerror or error}); is the Ray cluster running?") from None
+
+
 def ray_cluster(tasks, options):
     """``--executor ray``: one Ray task per sweep task on the cluster at ``--address``, or on a local Ray
     started here with ``--jobs`` CPUs (and shut down afterwards)."""
@@ -125,6 +146,8 @@ def ray_cluster(tasks, options):
             from None
     started_here = not ray.is_initialized()
     if started_here:
+        if options.address:
+            reachable_ray_address(options.address)
         where = {"address": options.address} if options.address else {"num_cpus": options.jobs}
         ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
