@@ -74,6 +74,18 @@ def test_a_ray_address_nothing_answers_at_is_a_named_error_at_once():
     reachable_ray_address("auto")                        # Ray's own lookup of a local cluster: not checked
 
 
+def test_ray_address_auto_without_a_running_ray_is_one_line(tmp_path):
+    """ray.init(address='auto') raises ConnectionError when no Ray runs here: it came out as a traceback."""
+    pytest.importorskip("ray", reason="ray not installed (pip install -e '.[ray]')")
+    if os.environ.get("RAY_ADDRESS") or Path("/tmp/ray/ray_current_cluster").exists():
+        pytest.skip("a Ray cluster may be running here: 'auto' would find it")
+    done = subprocess.run(_cli("verify", "wishart-moment", "--level", "numeric", "--no-cache", "--executor", "ray",
+                               "--address", "auto"), env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().startswith("proofs-check: error: parameter '--address': Could not find any running Ray")
+    assert done.stderr.strip().count("\n") == 0
+
+
 def test_a_task_naming_no_function_is_a_named_error():
     """ModuleNotFoundError / AttributeError from the worker before stop 30; a module the task's module imports and
     cannot find still raises as itself (that is the task's module failing, not a wrong name)."""

@@ -149,7 +149,10 @@ def ray_cluster(tasks, options):
         if options.address:
             reachable_ray_address(options.address)
         where = {"address": options.address} if options.address else {"num_cpus": options.jobs}
-        ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except ConnectionError as error:     # e.g. --address auto with no Ray running here: was a traceback
+            raise check.ValidationError(f"parameter '--address': {error}") from None
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
     pending = {remote.remote(task, options.threads_per_worker): position for position, task in enumerate(tasks)}
     try:
