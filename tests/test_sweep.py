@@ -86,6 +86,15 @@ def test_ray_address_auto_without_a_running_ray_is_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0
 
 
+def test_a_damaged_cache_database_is_a_named_error(tmp_path):
+    """A cache.db that is not SQLite (damaged, or another program's) was sqlite3's DatabaseError traceback."""
+    from numerics.sweep.cache import open_cache
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "cache.db").write_text("not a database")
+    with pytest.raises(ValidationError, match="parameter '--cache' .* holds a damaged cache database .* remove"):
+        open_cache(tmp_path / "checks")
+
+
 def test_a_task_naming_no_function_is_a_named_error():
     """ModuleNotFoundError / AttributeError from the worker before stop 30; a module the task's module imports and
     cannot find still raises as itself (that is the task's module failing, not a wrong name)."""

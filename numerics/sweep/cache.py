@@ -13,6 +13,7 @@ Location: ``--cache DIR``; else ``$PROOFS_CHECK_CACHE``; else ``$XDG_CACHE_HOME/
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from numerics import validation as check
@@ -57,6 +58,10 @@ class TaskCache:
         except OSError as error:
             raise check.ValidationError(f"parameter '--cache' (or $PROOFS_CHECK_CACHE): {str(directory)!r} is not a "
                                         f"usable cache directory ({error.strerror or error})") from None
+        except sqlite3.DatabaseError as error:    # a damaged or foreign cache.db: was sqlite3's traceback
+            raise check.ValidationError(f"parameter '--cache' (or $PROOFS_CHECK_CACHE): {str(directory)!r} holds "
+                                        f"a damaged cache database ({error}); remove that folder to start it "
+                                        f"afresh, or give another --cache") from None
 
     def get(self, key):
         return self._store.get(key)
