@@ -38,6 +38,14 @@ class Param:
     check: Callable[[Any], bool] | None = None
     constraint: str = ""
 
+    def __post_init__(self):
+        """The declared default must satisfy the declared constraints: a plug-in's bad default was only found when
+        a check ran with it."""
+        try:
+            self.parse(self.default)
+        except ValidationError as error:
+            raise ValidationError(f"{error} (the declared default of '{self.name}')") from None
+
     def parse(self, value):
         """Convert (from a CLI string or a Python value) and validate; one-line error on failure."""
         name = f"parameter '--{self.name.replace('_', '-')}'"

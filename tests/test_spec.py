@@ -46,3 +46,16 @@ def test_claim_decorator_builds_a_one_level_claim():
         return Measurement.single("x", gap=float(q["d"]))
     assert measure.id == "decorated" and set(measure.levels) == {"numeric"} and measure.defaults == {"d": 3}
     assert measure.reason_unchecked("training")
+
+
+def test_a_declared_default_outside_its_own_constraint_is_refused_at_declaration():
+    """A plug-in's Param('d', -1, low=1) was accepted and failed only when a check ran with it (stop 30)."""
+    import pytest
+
+    from numerics.validation import ValidationError
+    from proofs_check import Param
+    with pytest.raises(ValidationError, match="parameter '--d': must be >= 1, got -1 \\(the declared default of 'd'\\)"):
+        Param("d", -1, "dimension", int, 1, 10)
+    with pytest.raises(ValidationError, match="parameter '--spectrum': must be one of"):
+        Param("spectrum", "flat", "spectrum", str, choices=("geometric", "paper"))
+    assert Param("d", 4, "dimension", int, 1, 10).default == 4

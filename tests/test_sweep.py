@@ -95,6 +95,14 @@ def test_a_damaged_cache_database_is_a_named_error(tmp_path):
         open_cache(tmp_path / "checks")
 
 
+def test_run_sweep_names_what_is_not_a_task_or_options():
+    """AttributeErrors from inside the executor and the cache before stop 30."""
+    with pytest.raises(ValidationError, match="parameter 'tasks': must be Task objects, got int"):
+        run_sweep([1, 2])
+    with pytest.raises(ValidationError, match="parameter 'options': must be a SweepOptions, got str"):
+        run_sweep(_tasks(1), "local")
+
+
 def test_a_task_naming_no_function_is_a_named_error():
     """ModuleNotFoundError / AttributeError from the worker before stop 30; a module the task's module imports and
     cannot find still raises as itself (that is the task's module failing, not a wrong name)."""

@@ -147,6 +147,12 @@ def run_sweep(tasks: list[Task], options: SweepOptions | None = None, name: str 
     SweepInterrupted : on Ctrl-C, after stopping the workers; every finished task is already in the cache
     """
     options = options or SweepOptions()
+    if not isinstance(options, SweepOptions):
+        raise check.ValidationError(f"parameter 'options': must be a SweepOptions, got {type(options).__name__}")
+    tasks = list(tasks)
+    strangers = [type(task).__name__ for task in tasks if not isinstance(task, Task)]
+    if strangers:
+        raise check.ValidationError(f"parameter 'tasks': must be Task objects, got {strangers[0]}")
     cache = open_cache(options.directory, options.cache)
     try:
         threads = task_threads(options)
