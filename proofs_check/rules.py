@@ -11,11 +11,28 @@ would); ``unchecked`` belongs to the registry, for levels without a statement.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
+
+
+def _open_unit(rule: str, name: str, value) -> None:
+    """A level or probability of a rule's declaration: strictly between 0 and 1 (a ZTest at α = 2 never fails)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        from numerics.validation import ValidationError
+        raise ValidationError(f"rule {rule}: parameter '{name}': must be in (0, 1), got {value!r}")
+
+
+def _finite(rule: str, name: str, value, nonnegative: bool = False) -> None:
+    """A tolerance or threshold of a rule's declaration: a finite number (>= 0 where a negative one means nothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or (nonnegative and value < 0):
+        from numerics.validation import ValidationError
+        raise ValidationError(f"rule {rule}: parameter '{name}': must be a finite number"
+                              f"{' >= 0' if nonnegative else ''}, got {value!r}")
 
 
 @dataclass
@@ -130,6 +147,9 @@ class AtMost:
     def name(self) -> str:
         return f"AtMost({self.key} <= {self.tolerance:g})"
 
+    def __post_init__(self):
+        _finite("AtMost", "tolerance", self.tolerance)
+
     def metric_for(self) -> str:
         return self.metric or self.key
 
@@ -175,6 +195,10 @@ class AtMostBeyondNoise:
     @property
     def name(self) -> str:
         return f"AtMostBeyondNoise({self.key} <= {self.tolerance:g} + t x {self.error_key})"
+
+    def __post_init__(self):
+        _finite("AtMostBeyondNoise", "tolerance", self.tolerance, nonnegative=True)
+        _open_unit("AtMostBeyondNoise", "alpha", self.alpha)
 
     def metric_for(self) -> str:
         return self.metric or self.key
@@ -275,6 +299,9 @@ class AtLeast:
     def name(self) -> str:
         return f"AtLeast({self.key} >= {self.threshold:g})"
 
+    def __post_init__(self):
+        _finite("AtLeast", "threshold", self.threshold)
+
     def metric_for(self) -> str:
         return self.metric or self.key
 
@@ -344,6 +371,9 @@ class ZTest:
     def metric_for(self) -> str:
         return self.metric
 
+    def __post_init__(self):
+        _open_unit("ZTest", "alpha", self.alpha)
+
     def judge(self, values: dict) -> Judgement:
         critical = _bonferroni(values["entries"], self.alpha)
         z = float(values["z"])
@@ -377,6 +407,9 @@ class TrainedMatch:
 
     def metric_for(self) -> str:
         return self.metric
+
+    def __post_init__(self):
+        _open_unit("TrainedMatch", "alpha", self.alpha)
 
     def critical(self, entries: int, runs: int) -> float:
         """sqrt of the (1 - α) quantile of F(entries, entries (runs - 1)): ‖error‖² / ‖standard error‖² with the
@@ -416,6 +449,9 @@ class PairedCI:
 
     def metric_for(self) -> str:
         return self.metric
+
+    def __post_init__(self):
+        _open_unit("PairedCI", "confidence", self.confidence)
 
     def judge(self, values: dict) -> Judgement:
         diff = np.asarray(values["differences"], dtype=float)
@@ -467,6 +503,11 @@ class ShrinksWith:
 
     def metric_for(self) -> str:
         return "extrapolated_gap" if self.order else self.metric
+
+    def __post_init__(self):
+        _finite("ShrinksWith", "tolerance", self.tolerance, nonnegative=True)
+        if self.order is not None:
+            _finite("ShrinksWith", "order", self.order, nonnegative=True)
 
     def judge(self, values: dict) -> Judgement:
         gaps = [float(g) for g in values["gaps"]]

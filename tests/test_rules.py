@@ -165,3 +165,19 @@ def test_an_identity_check_with_nothing_to_prove_is_not_holds():
     assert rules.Identity().judge({"nonzero": 0, "identities": []}).verdict == "inconclusive"
     assert rules.Identity().judge({"nonzero": 0, "identities": ["a"]}).verdict == "holds"
     assert rules.Identity().judge({"nonzero": 1, "identities": ["a"]}).verdict == "fails"
+
+
+@pytest.mark.parametrize("make, message", [
+    # accepted before stop 30: a ZTest at α = 2 or a PairedCI at 150% never fails, a NaN tolerance never holds
+    (lambda: rules.ZTest(2.0), "rule ZTest: parameter 'alpha': must be in \\(0, 1\\), got 2.0"),
+    (lambda: rules.TrainedMatch(0.0), "rule TrainedMatch: parameter 'alpha'"),
+    (lambda: rules.PairedCI(confidence=1.5), "rule PairedCI: parameter 'confidence'"),
+    (lambda: rules.RelativeError(float("nan")), "rule AtMost: parameter 'tolerance': must be a finite number"),
+    (lambda: rules.AtMostBeyondNoise("gap", -0.01, "error"), "rule AtMostBeyondNoise: parameter 'tolerance'.*>= 0"),
+    (lambda: rules.AtLeast("margin", float("inf")), "rule AtLeast: parameter 'threshold'"),
+    (lambda: rules.ShrinksWith(0.05, order=-1.0), "rule ShrinksWith: parameter 'order'"),
+])
+def test_a_rule_declared_with_a_meaningless_level_or_tolerance_is_refused(make, message):
+    from numerics.validation import ValidationError
+    with pytest.raises(ValidationError, match=message):
+        make()
