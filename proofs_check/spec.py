@@ -255,6 +255,12 @@ class Claim:
         names = [p.name for p in self.params]
         if len(names) != len(set(names)) or "seed" in names:
             raise ValidationError(f"claim '{self.id}': parameter names must be unique and not 'seed'")
+        for name, level in self.levels.items():    # a bad --quick size surfaced only when --quick first ran
+            for key, value in (level.quick or {}).items():
+                try:
+                    self.param(key).parse(value)
+                except ValidationError as error:
+                    raise ValidationError(f"claim '{self.id}', level '{name}', quick sizes: {error}") from None
 
     @property
     def defaults(self) -> dict:

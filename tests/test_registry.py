@@ -78,7 +78,12 @@ def test_expected_verdict_can_depend_on_the_regime():
     assert run_check(claim, "numeric", overrides={"d": 5}).as_expected
 
 
-def test_runtime_registration_refuses_a_different_claim_under_a_taken_id():
+def test_runtime_registration_refuses_a_different_claim_under_a_taken_id(monkeypatch):
+    # a registry of its own: a claim left registered made every later test that walks all_claims() see it
+    # (test_fuzz_all's "every claim has a FuzzSpec" failed when run after this file)
+    from proofs_check import registry
+    registry.all_claims()                     # loaded first, so the copy is the whole registry and stays loaded
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
     claim = _claim(lambda q: Measurement.single("x", gap=0.0), id="test-runtime-claim")
     assert register(claim) is claim and register(claim) is claim     # the same object twice is harmless
     with pytest.raises(ValidationError, match="duplicate id"):

@@ -31,6 +31,12 @@ def _level():
     ({"levels": {"proof": None}}, "unknown levels"),
     ({"id": "has space"}, "claim id"),
     ({"params": (Param("d", 1), Param("d", 2))}, "unique"),
+    # quick sizes were checked only when --quick first ran (stop 30)
+    ({"params": (Param("d", 4, low=2),), "levels": {"numeric": Level(lambda q: None, rules.AtMost("gap", 1.0),
+                                                                      quick={"d": 1})}},
+     "claim 'ok', level 'numeric', quick sizes: parameter '--d': must be >= 2"),
+    ({"levels": {"numeric": Level(lambda q: None, rules.AtMost("gap", 1.0), quick={"samples": 9})}},
+     "quick sizes: parameter '--samples': does not apply"),
 ])
 def test_malformed_claims_are_refused(changes, fragment):
     spec = dict(id="ok", source="s", statement="t", kind="paper", levels={"numeric": _level()})
