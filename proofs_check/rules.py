@@ -18,11 +18,12 @@ from statistics import NormalDist
 
 import numpy as np
 
+from numerics.validation import ValidationError
+
 
 def _open_unit(rule: str, name: str, value) -> None:
     """A level or probability of a rule's declaration: strictly between 0 and 1 (a ZTest at α = 2 never fails)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        from numerics.validation import ValidationError
         raise ValidationError(f"rule {rule}: parameter '{name}': must be in (0, 1), got {value!r}")
 
 
@@ -30,7 +31,6 @@ def _finite(rule: str, name: str, value, nonnegative: bool = False) -> None:
     """A tolerance or threshold of a rule's declaration: a finite number (>= 0 where a negative one means nothing)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or (nonnegative and value < 0):
-        from numerics.validation import ValidationError
         raise ValidationError(f"rule {rule}: parameter '{name}': must be a finite number"
                               f"{' >= 0' if nonnegative else ''}, got {value!r}")
 

@@ -66,9 +66,10 @@ class Task:
                 raise                                # a module the task's own module imports is missing
             raise check.ValidationError(f"parameter 'function': no module {module!r} (task {self.function!r})") \
                 from None
-        if not callable(getattr(loaded, name, None)):
+        function = getattr(loaded, name, None)
+        if not callable(function):
             raise check.ValidationError(f"parameter 'function': module {module!r} has no function {name!r}")
-        return getattr(loaded, name)
+        return function
 
     def run(self):
         return self.resolve()(**self.config)
