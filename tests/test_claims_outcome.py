@@ -93,6 +93,7 @@ def test_insight_4_compares_k_at_common_steps(quick_results):
     assert len(by_fraction) == 3 and all(len(steps) == 1 for steps in by_fraction.values())   # one step per k
     difficulty = [case for case in result.cases if "easy_step" in case["context"]]
     assert len(difficulty) == 1 and difficulty[0]["rule"] == "PairedCI"
+    assert result.record["min_detectable_effect"] <= 0.05      # issue #9's --quick target (3.9% at seed 0)
 
 
 def test_balance_sft_is_judged_against_the_balanced_prior(quick_results):
