@@ -58,6 +58,20 @@ def test_sharpness_is_judged_on_the_truncated_hessian_near_a_global_minimum(quic
     assert {"k=1, start", "k=4, after OS"} <= set(result.record["scaling_measured_not_judged"])
 
 
+def test_sharpness_margin_agrees_with_the_violation_count_where_the_bound_vanishes():
+    """Found by `proofs-check fuzz os-sharpness-corrected` (stop 31): at a nilpotent M with k >= d the corrected
+    bound is ~1e-34 and the exact Hessian rounding-sized (2.6e-18); the count allowed that (1e-12 absolute), but the
+    margin, taken against the bare bound, read +1, so the fuzzer reported the point as at the boundary. The margin
+    is now signed against the count's own allowance: positive exactly where a violation is counted."""
+    overrides = dict(d=2, k=4, points=1, steps=20, n=1, B=1, condition=4654.371)
+    result = run_check(BY_ID["os-sharpness-corrected"], "numeric", seed=398, overrides=overrides)
+    assert result.verdict == "holds", result.detail
+    for case in result.cases:
+        excess = case["values"]["worst_relative_excess"]
+        assert case["values"]["violations"] == 0 and (excess is None or excess <= 0), case["label"]
+    assert result.severity < 1
+
+
 def test_stability_reports_outcomes_separately_and_never_needs_divergence(quick_results):
     result = quick_results[("os-stability", "training")]
     case_2 = [case for case in result.cases if case["context"]["case"] == 2]
