@@ -300,8 +300,8 @@ def derive_first_order_limit() -> Derivation:
             ("T_var,Sigma derived - corrected", "t_var_sigma", corrected, corrected_generic)):
         difference = sp.expand(derived_generic[part] - claimed_generic[part])
         if difference != 0:
-            difference = derived[part] - claimed[part]
-            difference = difference if nonvanishing_witness(difference) is not None else sp.expand(difference)
+            at_printed = derived[part] - claimed[part]
+            difference = at_printed if nonvanishing_witness(at_printed) is not None else sp.expand(at_printed)
         identities[name] = difference
     return Derivation(
         "Theorem B.1 first-order limit",
