@@ -165,22 +165,9 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
     ``lr``: one step for every run, or (gradient descent only) one step per run, shape (R,): run r then
     follows v_r <- v_r - lr_r ∇L_r exactly (its loss is weighted by lr_r under a unit step).
     """
-    check.batch_shapes(sample_cov, w_star, start, "w_star")
-    for name, value in (("sample_cov", sample_cov), ("w_star", w_star), ("start", start)):
-        check.finite_tensor(name, value)     # once, before training (a diverged run's NaN later is a result)
-    steps = check.nonnegative_int("steps", steps)        # 0: the start back, an empty history
-    check.one_of("optimizer", optimizer, ("gd", "adam"))
+    steps, weights = _checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
     v = start.detach().clone()
-    per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
-    if per_run and optimizer == "adam":
-        raise check.ValidationError("parameter 'lr': per-run steps are defined for gradient descent only")
-    if np.any(check.finite_array("lr", lr) <= 0):
-        raise check.ValidationError(f"parameter 'lr': must be > 0, got {lr!r}")
-    weights = torch.as_tensor(lr, dtype=v.dtype) if per_run else None
-    if per_run and tuple(weights.shape) != tuple(v.shape[:-2]):
-        raise check.ValidationError(f"parameter 'lr': one step per run must have shape {tuple(v.shape[:-2])} (the "
-                                    f"runs of 'start'), got {tuple(weights.shape)}")
-    step = 1.0 if per_run else lr
+    step = 1.0 if weights is not None else lr
     opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
     history = []
     for _ in range(steps):
@@ -189,6 +176,59 @@ def train_os(sample_cov, w_star, start, k: int, steps: int, lr, optimizer: str =
         history.append(loss)
     v.grad = None
     return v, (torch.stack(history) if history else v.new_zeros((0, *v.shape[:-2])))
+
+
+def train_os_k1_by_moments(sample_cov, w_star, start, steps: int, lr):
+    """Gradient descent on L_OS at k = 1 (W̃ = I) through two d x d moments of the prompts: the iterates of
+    ``train_os(..., k=1, optimizer="gd")`` to rounding (tests/test_outcome.py), at a cost independent of B.
+
+    At k = 1, ŵ_1 = -ṼSw*, so L_OS = (1/2B) Σ_τ ‖w*_τ + Ṽh_τ‖² with h_τ = S_τw*_τ: a quadratic in Ṽ whose
+    gradient is C + ṼH, C = (1/B) Σ_τ w*_τ h_τᵀ and H = (1/B) Σ_τ h_τ h_τᵀ (the curvature whose λ_max sets the
+    ordinary step). A step is the affine map Ṽ -> ṼA + b, A = I - ηH, b = -ηC, so t steps are
+    Ṽ_t = Ṽ_0Aᵗ + b(I + A + ... + A^{t-1}), composed here by repeated squaring: ~2 log2(t) d x d products per run
+    instead of t x B matrix-vector products (the post-test checks of Insights 3-4 train thousands of runs on up to
+    128 prompts). A step beyond 2/λ_max(H) overflows to inf as the iterates would. Shapes and ``lr`` as
+    :func:`train_os`; returns the final Ṽ only (a loss from the moments would cancel near the minimum)."""
+    steps, weights = _checked_descent(sample_cov, w_star, start, steps, lr, "gd")
+    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                          # (R, B, d)
+    prompts = w_star.shape[-2]
+    cross = w_star.transpose(-1, -2) @ h / prompts                                # C (R, d, d)
+    curvature = h.transpose(-1, -2) @ h / prompts                                 # H (R, d, d)
+    step = weights[..., None, None] if weights is not None else lr
+    eye = torch.eye(start.shape[-1], dtype=start.dtype, device=start.device)
+    power, offset = eye - step * curvature, -step * cross                        # one step: Ṽ -> ṼA + b
+    v = start.detach().clone()
+    with torch.no_grad():
+        while steps:
+            if steps & 1:
+                v = v @ power + offset
+            steps >>= 1
+            if steps:                              # the map applied twice: Ṽ -> ṼA² + (bA + b)
+                offset = offset @ power + offset
+                power = power @ power
+    return v
+
+
+def _checked_descent(sample_cov, w_star, start, steps, lr, optimizer):
+    """train_os's arguments checked once, before training (a diverged run's NaN later is a result): the
+    number of steps, and the per-run steps as a tensor of the runs' shape (None for one step for all)."""
+    check.batch_shapes(sample_cov, w_star, start, "w_star")
+    for name, value in (("sample_cov", sample_cov), ("w_star", w_star), ("start", start)):
+        check.finite_tensor(name, value)
+    steps = check.nonnegative_int("steps", steps)        # 0: the start back, an empty history
+    check.one_of("optimizer", optimizer, ("gd", "adam"))
+    per_run = torch.is_tensor(lr) or isinstance(lr, np.ndarray)
+    if per_run and optimizer == "adam":
+        raise check.ValidationError("parameter 'lr': per-run steps are defined for gradient descent only")
+    if np.any(check.finite_array("lr", lr) <= 0):
+        raise check.ValidationError(f"parameter 'lr': must be > 0, got {lr!r}")
+    if not per_run:
+        return steps, None
+    weights = torch.as_tensor(lr, dtype=start.dtype, device=start.device)
+    if tuple(weights.shape) != tuple(start.shape[:-2]):
+        raise check.ValidationError(f"parameter 'lr': one step per run must have shape {tuple(start.shape[:-2])} (the "
+                                    f"runs of 'start'), got {tuple(weights.shape)}")
+    return steps, weights
 
 
 def os_loss_and_gradient(sample_cov, w_star, v_block, k: int, weights=None):

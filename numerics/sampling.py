@@ -38,6 +38,19 @@ class Prompts:
         return (self.x.transpose(-1, -2) @ self.y.unsqueeze(-1)).squeeze(-1) / self.n
 
 
+@dataclass
+class PromptMoments:
+    """What the reduced (W̃ = I, noiseless) recursion needs of a batch of prompts: the sample covariances and the
+    task vectors, without the inputs (:meth:`PromptSource.draw_moments`)."""
+    sample_covariance: torch.Tensor   # (..., B, d, d) S = (1/n) Σ_i x_i x_iᵀ
+    w_star: torch.Tensor              # (..., B, d)    task vectors
+    n: int                            # the context length S was formed from
+
+    def nested(self, prompts: int | None = None) -> "PromptMoments":
+        """The first ``prompts`` prompts of every run (a prefix, paired by run with the whole)."""
+        return PromptMoments(self.sample_covariance[..., :prompts, :, :], self.w_star[..., :prompts, :], self.n)
+
+
 def make_generator(seed: int, device=None) -> torch.Generator:
     generator = torch.Generator(device=device or "cpu")
     generator.manual_seed(int(seed))
@@ -145,6 +158,43 @@ class PromptSource:
         if self.noise_std > 0:
             y = y + self.noise_std * standard_normal(*batch, n, generator=generator, dtype=dtype, device=device)
         return Prompts(x=x, y=y, w_star=w_star, category=category)
+
+    def draw_moments(self, n: int, num_prompts: int, *, runs: int | None = None,
+                     generator: torch.Generator | None = None, prefix: int | None = None):
+        """The sample covariances and task vectors of :meth:`draw`'s prompts, from the same draws (z, then w*),
+        without forming the inputs: S = L (ZᵀZ/n) Lᵀ for z's rows Z, two d x d products per prompt instead of
+        x = Z Lᵀ over all n rows. S equals ``draw(...).sample_covariance`` to rounding (tests/test_sampling.py);
+        labels and their noise are not drawn. With ``prefix`` = p, also the moments of the first p examples of
+        every prompt (nested in the whole, as a prefix of x would be): returns ``(whole, first_p)``, else
+        ``whole``, each a :class:`PromptMoments`."""
+        n = check.positive_int("n", n)
+        num_prompts = check.positive_int("num_prompts", num_prompts)
+        if prefix is not None and not 1 <= check.positive_int("prefix", prefix) <= n:
+            raise check.ValidationError(f"parameter 'prefix': must be in [1, n = {n}], got {prefix}")
+        batch = (num_prompts,) if runs is None else (check.positive_int("runs", runs), num_prompts)
+        generator = generator or make_generator(0, self.device)
+        dtype, device, d = self.dtype, self.device, self.d
+        category = None
+        if self.weights is not None:
+            category = torch.multinomial(self.weights, int(np.prod(batch)), replacement=True, generator=generator)
+            category = category.reshape(batch)
+        z = standard_normal(*batch, n, d, generator=generator, dtype=dtype, device=device)
+        w_star = self.weight_std * standard_normal(*batch, d, generator=generator, dtype=dtype, device=device)
+        split = n if prefix is None else prefix
+        head = z[..., :split, :].transpose(-1, -2) @ z[..., :split, :]          # Σ_{i<p} z_i z_iᵀ (..., B, d, d)
+        whole = head if split == n else head + z[..., split:, :].transpose(-1, -2) @ z[..., split:, :]
+        moments = PromptMoments(self._congruence(whole, category) / n, w_star, n)
+        if prefix is None:
+            return moments
+        return moments, PromptMoments(self._congruence(head, category) / prefix, w_star, prefix)
+
+    def _congruence(self, matrix: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
+        """L M Lᵀ for M (..., B, d, d): L the factor of each prompt's category (the one factor without a mixture)."""
+        if self.diagonals is not None:
+            scale = self.diagonals[0] if category is None else self.diagonals[category]      # (d,) or (..., B, d)
+            return matrix * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+        factor = self.factors[0] if category is None else self.factors[category]
+        return factor @ matrix @ factor.transpose(-1, -2)
 
     def _correlate(self, z: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """z Lᵀ for z (..., B, n, d): L the factor of each prompt's category (the one factor without a mixture)."""

@@ -267,6 +267,21 @@ def test_data_sizes_arms_are_independent_runs_of_the_same_protocol():
     np.testing.assert_allclose(out["small n: start"], direct["start"], rtol=1e-12)
 
 
+def test_data_sizes_in_blocks_of_runs_concatenates_independent_blocks():
+    """Blocks bound the memory, not the protocol: the first block is the single draw of that many runs, the
+    others are runs of their own streams (not repeats of the first), and every per-run array has all the runs."""
+    shift = experiment.shift_for_radius(SIGMA0, 16, 0.8, 0)
+    whole = experiment.data_sizes(SIGMA0, shift, 16, 3, 1, 5, 12, 0, prompt_factor=2, runs_per_block=2)
+    first = experiment.data_sizes(SIGMA0, shift, 16, 3, 1, 2, 12, 0, prompt_factor=2)
+    for key in ("B", "large B", "small n", "B, steps/4", "B: start"):    # the start's error is every run's
+        assert whole[key].shape == (5,)
+        np.testing.assert_array_equal(whole[key][:2], first[key])
+        assert key == "B: start" or len(np.unique(whole[key])) == 5   # five distinct runs, no block repeated
+    assert whole["large_prompts"] == first["large_prompts"] == 6
+    with pytest.raises(ValueError, match="runs_per_block"):
+        experiment.data_sizes(SIGMA0, shift, 16, 3, 1, 5, 12, 0, runs_per_block=0)
+
+
 def test_cot_length_uses_one_step_for_every_k():
     shift = experiment.shift_for_radius(SIGMA0, 16, 0.8, 0)
     out = experiment.cot_length_at_common_steps(SIGMA0, shift, 16, 4, (1, 2), (0.5,), 2, 10, 0)

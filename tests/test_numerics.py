@@ -164,6 +164,40 @@ def test_a_diagonal_factor_scales_the_draws_to_the_matrix_products_numbers(sourc
     assert a.category is None or torch.equal(a.category, b.category)
 
 
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("source", [
+    dict(covariance=covariance_with_condition(4, 10.0, seed=0)),            # a dense factor
+    dict(covariance=paper_covariance(5), shift=paper_shift(5)),             # the OS data's Σ_0 + Δ
+    dict(covariance=paper_covariance(3)),                                   # a diagonal factor
+    dict(mixture=Mixture([0.3, 0.7], [np.diag([0.1, 1.0, 1.0]), covariance_with_condition(3, 5.0, seed=1)])),
+])
+def test_moments_are_the_draws_sample_covariances_without_the_inputs(source, dtype, tolerance):
+    """draw_moments makes draw's draws (z, then w*; a mixture's categories first) and forms S = L (ZᵀZ/n) Lᵀ: the
+    task vectors bitwise, S to rounding, and with a prefix the S of the first p examples of every prompt."""
+    prompts = PromptSource(**source, dtype=dtype).draw(9, 6, runs=2, generator=make_generator(3))
+    whole, first = PromptSource(**source, dtype=dtype).draw_moments(9, 6, runs=2, generator=make_generator(3),
+                                                                     prefix=4)
+    assert torch.equal(whole.w_star, prompts.w_star) and torch.equal(first.w_star, prompts.w_star)
+    assert (whole.n, first.n) == (9, 4)
+    x = prompts.x.double()
+    for moments, rows in ((whole, x), (first, x[..., :4, :])):
+        direct = rows.transpose(-1, -2) @ rows / rows.shape[-2]
+        gap = (moments.sample_covariance.double() - direct).abs().max() / direct.abs().max()
+        assert moments.sample_covariance.dtype == dtype and gap < tolerance
+    alone = PromptSource(**source, dtype=dtype).draw_moments(9, 6, runs=2, generator=make_generator(3))
+    gap = (alone.sample_covariance - whole.sample_covariance).abs().max() / alone.sample_covariance.abs().max()
+    assert torch.equal(alone.w_star, whole.w_star) and gap < tolerance          # a prefix only splits S's sum
+    nested = whole.nested(2)
+    assert torch.equal(nested.sample_covariance, whole.sample_covariance[:, :2]) and nested.n == 9
+
+
+@pytest.mark.parametrize("prefix, message", [(0, "parameter 'prefix'"), (10, "parameter 'prefix': must be in"),
+                                             (2.5, "parameter 'prefix'")])
+def test_a_moments_prefix_outside_the_prompt_is_named(prefix, message):
+    with pytest.raises(ValidationError, match=message):
+        PromptSource(covariance=np.eye(2)).draw_moments(9, 3, prefix=prefix)
+
+
 def test_a_factor_off_the_diagonal_keeps_the_matrix_product():
     for source in (dict(covariance=covariance_with_condition(4, 10.0, seed=0)),
                    dict(covariance=paper_covariance(5), shift=paper_shift(5))):    # eigh permutes: not diagonal

@@ -45,6 +45,37 @@ def test_adjoint_loss_and_gradient_equal_autograd(d, n, k, seed, weighted):
     torch.testing.assert_close(gradient, autograd, rtol=1e-10, atol=1e-13 * float(autograd.abs().max()))
 
 
+@given(d=st.integers(1, 4), n=st.integers(1, 8), prompts=st.integers(1, 6), seed=st.integers(0, 999),
+       steps=st.sampled_from([0, 1, 2, 3, 8, 63, 100]), fraction=st.sampled_from([0.05, 0.5, 0.99]),
+       per_run=st.booleans(), dtype=st.sampled_from([torch.float64, torch.float32]))
+def test_k1_descent_by_moments_is_the_rollouts_descent(d, n, prompts, seed, steps, fraction, per_run, dtype):
+    """t steps composed from the two moments by repeated squaring = t steps of train_os (k = 1) through the
+    rollout, to the rounding of t steps in the dtype, at steps up to the stability limit 2/λ_max(H)."""
+    data = sample_prompts(n, prompts, np.eye(d) + 0.3, runs=3, seed=seed, dtype=dtype)
+    s, w = data.sample_covariance, data.w_star
+    start = -0.5 * torch.eye(d, dtype=dtype) + 0.3 * torch.randn(3, d, d, generator=make_generator(seed)).to(dtype)
+    top = experiment.curvature_per_run(s.double(), w.double()).numpy()            # λ_max(H) per run
+    lr = 2 * fraction / top if per_run else 2 * fraction / float(top.max())
+    through_rollout, _ = os_numerics.train_os(s, w, start, 1, steps, lr)
+    through_moments = os_numerics.train_os_k1_by_moments(s, w, start, steps, lr)
+    eps = float(torch.finfo(dtype).eps)
+    scale = float(through_rollout.abs().max()) + float(start.abs().max())
+    assert float((through_moments - through_rollout).abs().max()) <= 50 * max(steps, 1) * eps * scale
+
+
+def test_k1_descent_by_moments_diverges_where_the_rollouts_does():
+    sigma0 = np.diag([1.0, 0.5, 0.25])
+    data = sample_prompts(8, 4, sigma0, runs=2, seed=1)
+    s, w = data.sample_covariance, data.w_star
+    start = torch.as_tensor(experiment.pretrained_start(sigma0, 8)).expand(2, -1, -1)
+    lr = 3.0 / experiment.curvature_per_run(s, w).numpy()                # beyond 2/λ_max(H) for both runs
+    through_rollout, _ = os_numerics.train_os(s, w, start, 1, 2000, lr)
+    through_moments = os_numerics.train_os_k1_by_moments(s, w, start, 2000, lr)
+    assert not torch.isfinite(through_rollout).all() and not torch.isfinite(through_moments).all()
+    short = os_numerics.train_os_k1_by_moments(s, w, start, 40, lr)      # growing, not yet overflowed: the same
+    torch.testing.assert_close(short, os_numerics.train_os(s, w, start, 1, 40, lr)[0], rtol=1e-10, atol=0)
+
+
 @given(d=st.integers(1, 3), n=st.integers(1, 6), k=st.integers(1, 3), seed=st.integers(0, 999))
 def test_data_form_recursion_matches_sample_covariance_form(d, n, k, seed):
     prompts = sample_prompts(n, 4, np.eye(d), runs=2, seed=seed)
@@ -117,6 +148,13 @@ def _os_inputs():
     (lambda s, w, v: os_numerics.os_gradient_printed(s, w[..., :2], v, 2), "parameter 'w_star'"),
     (lambda s, w, v: os_numerics.os_gradient_printed(s * float("nan"), w, v, 2), "parameter 'sample_cov': contains NaN"),
     (lambda s, w, v: os_numerics.train_os(s, w * float("inf"), v, 1, 5, 0.1), "parameter 'w_star': contains NaN"),
+    # the k = 1 moment path checks what train_os checks, with the same names
+    (lambda s, w, v: os_numerics.train_os_k1_by_moments(s, w, v, 5, -0.1), "parameter 'lr': must be > 0"),
+    (lambda s, w, v: os_numerics.train_os_k1_by_moments(s, w, v, 5, np.array([0.1] * 3)), "parameter 'lr'.*shape"),
+    (lambda s, w, v: os_numerics.train_os_k1_by_moments(s, w, v, -1, 0.1), "parameter 'steps'"),
+    (lambda s, w, v: os_numerics.train_os_k1_by_moments(s * float("nan"), w, v, 5, 0.1),
+     "parameter 'sample_cov': contains NaN"),
+    (lambda s, w, v: os_numerics.train_os_k1_by_moments(s, w[..., :2], v, 5, 0.1), "parameter 'w_star'"),
     (lambda s, w, v: os_numerics.hessian_top_eigenvalue(lambda x: (x ** 2).sum(), v[0] * float("nan")),
      "parameter 'v_block': contains NaN"),
     (lambda s, w, v: os_numerics.reinforce_gradient(s[0], w[0], v[0], 1, 0.0, 4, make_generator(0), False),

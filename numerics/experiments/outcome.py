@@ -19,7 +19,7 @@ from numerics import outcome as os_numerics
 from numerics import sft
 from numerics import validation as check
 from numerics.lsa import cot_rollout
-from numerics.sampling import paper_covariance, paper_shift, sample_prompts
+from numerics.sampling import PromptSource, paper_covariance, paper_shift, sample_prompts
 from numerics.experiments.setups import balance_setup
 from numerics.streams import numpy_rng, torch_generator
 from theory.sft import geometric_weight
@@ -85,6 +85,15 @@ def os_prompts(sigma0, shift, n: int, prompts: int, runs: int, seed: int, *names
     """R x B prompts from the test covariance Σ_0 + Δ (the OS data of Section 6), stream ``names``."""
     return sample_prompts(n, prompts, sigma0 + shift, runs=runs, generator=torch_generator(seed, "os prompts", *names),
                           dtype=dtype)
+
+
+def os_prompt_moments(sigma0, shift, n: int, prompts: int, runs: int, seed: int, *names, prefix: int | None = None,
+                      dtype=DTYPE):
+    """:func:`os_prompts`' sample covariances and task vectors, from the same draws (S to rounding), without the
+    inputs (:meth:`numerics.sampling.PromptSource.draw_moments`; with ``prefix``, also those of the first
+    ``prefix`` examples of every prompt)."""
+    return PromptSource(sigma0 + shift, dtype=dtype).draw_moments(
+        n, prompts, runs=runs, generator=torch_generator(seed, "os prompts", *names), prefix=prefix)
 
 
 # --------------------------------------------------------------------------- Prop. 6.1 and the gradient
@@ -527,10 +536,18 @@ def os_post_test(data, sigma0, shift, v_start, k: int, lr, steps) -> dict:
     out = {"start": post_test_error(v, sigma0 + shift, n)}
     done = 0
     for total in ([steps] if np.isscalar(steps) else list(steps)):
-        v, _ = os_numerics.train_os(s, w, v, k, int(total) - done, lr)
+        v = _descend(s, w, v, k, int(total) - done, lr)
         done = int(total)
         out[done] = post_test_error(v, sigma0 + shift, n)
     return out
+
+
+def _descend(sample_cov, w_star, v, k: int, steps: int, lr):
+    """Gradient descent on L_OS, the final Ṽ: at k = 1 through the prompts' two moments (the same iterates to
+    rounding, a cost independent of B: os_numerics.train_os_k1_by_moments), otherwise through the rollout."""
+    if k == 1:
+        return os_numerics.train_os_k1_by_moments(sample_cov, w_star, v, steps, lr)
+    return os_numerics.train_os(sample_cov, w_star, v, k, steps, lr)[0]
 
 
 def os_post_test_stacked(arms, v_start, k: int, steps: int) -> list[dict]:
@@ -545,7 +562,7 @@ def os_post_test_stacked(arms, v_start, k: int, steps: int) -> list[dict]:
     w = torch.cat([arm[0].w_star for arm in arms])
     lr = np.concatenate([np.broadcast_to(np.asarray(arm[2], dtype=float), (size,)) for arm, size in zip(arms, sizes)])
     v = torch.as_tensor(np.asarray(v_start), dtype=DTYPE).expand(sum(sizes), -1, -1).clone()
-    final, _ = os_numerics.train_os(s, w, v, k, int(steps), lr)
+    final = _descend(s, w, v, k, int(steps), lr)
     out, begin = [], 0
     for (data, covariance, _), size in zip(arms, sizes):
         n = data.n
@@ -568,15 +585,33 @@ def nested_prompts(data, prompts: int | None = None, n: int | None = None):
 
 
 def data_sizes(sigma0, shift, n: int, prompts: int, k: int, runs: int, steps: int, seed: int,
-               prompt_factor: int = 8, n_divisor: int = 4, step_fraction: float = 0.5) -> dict:
+               prompt_factor: int = 8, n_divisor: int = 4, step_fraction: float = 0.5,
+               runs_per_block: int = 512) -> dict:
     """Insight 3's operationalisation (Figs. 3d-e / 4d-e): OS post-test error (tested with k = 1) after
     ``steps`` at the ordinary step 0.5/(k² L), with B vs ``prompt_factor`` x B prompts ('B', 'large B') and
     n / ``n_divisor`` vs n ('small n', 'B'), and after steps/4 vs ``steps``; paired by run (nested data: the
     smaller set is a prefix of the larger). Each arm starts from Ṽ_0 pretrained at its context length and is
-    tested at it (as Fig. 4). Per-run errors, with each arm's start error."""
-    data = os_prompts(sigma0, shift, n, prompt_factor * prompts, runs, seed, "data sizes")
+    tested at it (as Fig. 4). Per-run errors, with each arm's start error.
+
+    Runs are independent: they are drawn and trained in blocks of at most ``runs_per_block`` (memory: the
+    prompts of one block, ~0.2 GB at 512 runs of 8B = 128 prompts, n = 64, d = 4), block i > 0 on its own stream
+    (the first block's is the stream of a single draw), and their per-run results concatenated."""
+    runs_per_block = check.positive_int("runs_per_block", runs_per_block)
+    blocks = [_data_sizes_block(sigma0, shift, n, prompts, k, min(runs_per_block, runs - first), steps, seed,
+                                ("data sizes",) if first == 0 else ("data sizes", f"runs from {first}"),
+                                prompt_factor, n_divisor, step_fraction)
+              for first in range(0, check.positive_int("runs", runs), runs_per_block)]
+    return {key: np.concatenate([block[key] for block in blocks]) if isinstance(value, np.ndarray) else value
+            for key, value in blocks[0].items()}
+
+
+def _data_sizes_block(sigma0, shift, n, prompts, k, runs, steps, seed, stream, prompt_factor, n_divisor,
+                      step_fraction) -> dict:
     small_n = max(1, n // n_divisor)
-    arms = {"B": nested_prompts(data, prompts), "large B": data, "small n": nested_prompts(data, prompts, small_n)}
+    # the arms need S and w* only: their moments from os_prompts' draws, without the inputs (1.5x on the draws)
+    data, first_examples = os_prompt_moments(sigma0, shift, n, prompt_factor * prompts, runs, seed, *stream,
+                                             prefix=small_n)
+    arms = {"B": data.nested(prompts), "large B": data, "small n": first_examples.nested(prompts)}
     out = {"n": n, "small_n": small_n, "prompts": prompts, "large_prompts": prompt_factor * prompts}
     for name, arm in arms.items():   # pretrained at the arm's context length and tested there, as in Fig. 4
         lr = ordinary_steps(arm, k, step_fraction)              # each run at its own step (its own L)
