@@ -499,7 +499,8 @@ INSIGHT_3 = Claim(
     # train_os_k1_by_moments): the level takes ~3 s instead of the ~40 s 3000 runs cost through the rollout.
     # --quick: 3.9-4.3% with 128 runs of 100 steps (seeds 0-5, ~0.5 s; 15-21% with 6). On the error differences
     # themselves (before stop 28) 10 runs gave 42% and 160 runs still 12%: their right tail grows with the runs.
-    params=OS_PARAMS + (p.runs(3000),),
+    # no --k: every arm trains and tests with k = 1 (the shared OS parameters' k was accepted and ignored before)
+    params=tuple(param for param in OS_PARAMS if param.name != "k") + (p.runs(3000),),
     conditions=(PROMPTS_FROM_TEST,),
     levels={"montecarlo": Level(insight3_montecarlo, PAIRED, quick={"runs": 128, "steps": 100}, recheck=MORE_SEEDS,
                                 replicate=FRESH_RUNS,
