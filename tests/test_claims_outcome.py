@@ -63,7 +63,7 @@ def test_sharpness_margin_agrees_with_the_violation_count_where_the_bound_vanish
     bound is ~1e-34 and the exact Hessian rounding-sized (2.6e-18); the count allowed that (1e-12 absolute), but the
     margin, taken against the bare bound, read +1, so the fuzzer reported the point as at the boundary. The margin
     is now signed against the count's own allowance: positive exactly where a violation is counted."""
-    overrides = dict(d=2, k=4, points=1, steps=20, n=1, B=1, condition=4654.371)
+    overrides = dict(d=2, k=4, points=1)      # the search's point also set n, B, condition, steps: no effect
     result = run_check(BY_ID["os-sharpness-corrected"], "numeric", seed=398, overrides=overrides)
     assert result.verdict == "holds", result.detail
     for case in result.cases:

@@ -93,6 +93,8 @@ def test_reproduce_commands_reproduce(capsys, argv):
     (["verify", "insight-3", "--runs", "1"], "must be >= 2 (at least two runs are needed"),
     # insight-3 trains and tests with k = 1: its --k was accepted and ignored until stop 32
     (["verify", "insight-3", "--k", "2"], "parameter '--k': does not apply to claim 'insight-3'"),
+    (["verify", "rl-policy-gradient", "--B", "8"], "parameter '--B': does not apply"),        # it draws 4 prompts
+    (["verify", "os-sharpness-corrected", "--n", "8"], "parameter '--n': does not apply"),   # constructed minima
     (["verify", "hardness", "--runs", "4"], "must be >= 5 (this level needs at least 5 runs)"),
     (["verify", "wishart-moment", "--seed", "99999999999999999999"], "parameter '--seed'"),
     (["all", "--d", "3"], "takes no claim parameters"),

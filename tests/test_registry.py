@@ -108,3 +108,40 @@ def test_a_misspelt_level_is_an_error_not_an_unchecked_verdict():
     with pytest.raises(ValidationError, match="parameter 'level': must be one of"):
         run_check(get_claim("wishart-moment"), "numerics")
     assert run_check(get_claim("thm-4.2"), "montecarlo").verdict == "unchecked"      # a level it does not declare
+
+
+class _ReadRecorder(dict):
+    """A level's parameters that remember which names the measurement read (a copy, ``{**q}``, reads through
+    ``dict``'s fast path unseen: a name read only from a copy shows up as unread and is looked at by hand)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@pytest.mark.slow
+def test_every_declared_parameter_is_read_by_one_of_its_claims_levels():
+    """A parameter that is accepted and ignored reads as a setting that was applied: `verify insight-3 --k 2`,
+    `rl-policy-gradient --B 8` and `os-sharpness-corrected --n 8` were silently the defaults' checks until stop 32
+    (and the fuzzer drew the corrected bound's n, B, condition to no effect). Every level of every claim once, at
+    --quick (~1 min)."""
+    from proofs_check.registry import all_claims
+    unread = {}
+    for claim in all_claims():
+        read = set()
+        for level in claim.levels.values():
+            params = _ReadRecorder({**resolve_params(claim, {}, 0, True, level), "recheck": False})
+            level.measure(params)
+            read |= params.read
+        ignored = {param.name for param in claim.params} - read
+        if ignored:
+            unread[claim.id] = sorted(ignored)
+    assert not unread, unread
