@@ -142,44 +142,28 @@ class PromptSource:
 
     def draw(self, n: int, num_prompts: int, *, runs: int | None = None,
              generator: torch.Generator | None = None) -> Prompts:
-        n = check.positive_int("n", n)
-        num_prompts = check.positive_int("num_prompts", num_prompts)
-        batch = (num_prompts,) if runs is None else (check.positive_int("runs", runs), num_prompts)
         generator = generator or make_generator(0, self.device)
-        dtype, device, d = self.dtype, self.device, self.d
-        category = None
-        if self.weights is not None:
-            category = torch.multinomial(self.weights, int(np.prod(batch)), replacement=True, generator=generator)
-            category = category.reshape(batch)
-        z = standard_normal(*batch, n, d, generator=generator, dtype=dtype, device=device)
+        category, z, w_star = self._standard_draws(n, num_prompts, runs, generator)
         x = self._correlate(z, category)                     # (..., B, n, d), rows ~ N(0, L Lᵀ)
-        w_star = self.weight_std * standard_normal(*batch, d, generator=generator, dtype=dtype, device=device)
         y = (x @ w_star.unsqueeze(-1)).squeeze(-1)           # (..., B, n)
         if self.noise_std > 0:
-            y = y + self.noise_std * standard_normal(*batch, n, generator=generator, dtype=dtype, device=device)
+            y = y + self.noise_std * standard_normal(*y.shape, generator=generator, dtype=self.dtype,
+                                                     device=self.device)
         return Prompts(x=x, y=y, w_star=w_star, category=category)
 
     def draw_moments(self, n: int, num_prompts: int, *, runs: int | None = None,
                      generator: torch.Generator | None = None, prefix: int | None = None):
         """The sample covariances and task vectors of :meth:`draw`'s prompts, from the same draws (z, then w*),
         without forming the inputs: S = L (ZᵀZ/n) Lᵀ for z's rows Z, two d x d products per prompt instead of
-        x = Z Lᵀ over all n rows. S equals ``draw(...).sample_covariance`` to rounding (tests/test_sampling.py);
+        x = Z Lᵀ over all n rows. S equals ``draw(...).sample_covariance`` to rounding (tests/test_numerics.py);
         labels and their noise are not drawn. With ``prefix`` = p, also the moments of the first p examples of
         every prompt (nested in the whole, as a prefix of x would be): returns ``(whole, first_p)``, else
         ``whole``, each a :class:`PromptMoments`."""
         n = check.positive_int("n", n)
-        num_prompts = check.positive_int("num_prompts", num_prompts)
         if prefix is not None and not 1 <= check.positive_int("prefix", prefix) <= n:
             raise check.ValidationError(f"parameter 'prefix': must be in [1, n = {n}], got {prefix}")
-        batch = (num_prompts,) if runs is None else (check.positive_int("runs", runs), num_prompts)
         generator = generator or make_generator(0, self.device)
-        dtype, device, d = self.dtype, self.device, self.d
-        category = None
-        if self.weights is not None:
-            category = torch.multinomial(self.weights, int(np.prod(batch)), replacement=True, generator=generator)
-            category = category.reshape(batch)
-        z = standard_normal(*batch, n, d, generator=generator, dtype=dtype, device=device)
-        w_star = self.weight_std * standard_normal(*batch, d, generator=generator, dtype=dtype, device=device)
+        category, z, w_star = self._standard_draws(n, num_prompts, runs, generator)
         split = n if prefix is None else prefix
         head = z[..., :split, :].transpose(-1, -2) @ z[..., :split, :]          # Σ_{i<p} z_i z_iᵀ (..., B, d, d)
         whole = head if split == n else head + z[..., split:, :].transpose(-1, -2) @ z[..., split:, :]
@@ -187,6 +171,21 @@ class PromptSource:
         if prefix is None:
             return moments
         return moments, PromptMoments(self._congruence(head, category) / prefix, w_star, prefix)
+
+    def _standard_draws(self, n, num_prompts, runs, generator):
+        """The draws every prompt batch starts from, in this order: a mixture's categories (..., B), z (..., B, n, d)
+        and w* (..., B, d) (draw's label noise comes after them)."""
+        n = check.positive_int("n", n)
+        num_prompts = check.positive_int("num_prompts", num_prompts)
+        batch = (num_prompts,) if runs is None else (check.positive_int("runs", runs), num_prompts)
+        category = None
+        if self.weights is not None:
+            category = torch.multinomial(self.weights, int(np.prod(batch)), replacement=True, generator=generator)
+            category = category.reshape(batch)
+        z = standard_normal(*batch, n, self.d, generator=generator, dtype=self.dtype, device=self.device)
+        w_star = self.weight_std * standard_normal(*batch, self.d, generator=generator, dtype=self.dtype,
+                                                   device=self.device)
+        return category, z, w_star
 
     def _congruence(self, matrix: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """L M Lᵀ for M (..., B, d, d): L the factor of each prompt's category (the one factor without a mixture)."""
