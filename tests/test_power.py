@@ -65,6 +65,20 @@ def test_thm41_corrected_fuzz_findings_are_not_counterexamples(seed, eta, d, pro
         assert lower["values"]["loss_advantage"] > 1e-9
 
 
+def test_thm41_corrected_ridge_ladder_is_not_judged_at_float64_rounding():
+    """Found by a 1000-example nightly `proofs-check fuzz thm-4.1-corrected` (stop 32): at d = 6, n = 1, B = 4,
+    η = 0.001, condition 1e4, seed 458 the ridge system's condition at the ladder's smallest λ (1.2e-11) is ~1e12,
+    and in float64 the ridge solution's gaps to Ṽ* read 0.0141, 1.44e-4, 1.52e-4: not shrinking, a "confirmed"
+    counterexample (its re-check repeated the float64 solve). At 40 digits (numerics.experiments.sft.RIDGE_DPS)
+    they are 0.0141, 1.44e-4, 1.44e-6, shrinking like λ."""
+    params = dict(d=6, n=1, B=4, eta=0.001, condition=10000.0)
+    result = run_check(get_claim("thm-4.1-corrected"), "numeric", seed=458, overrides=params)
+    assert result.verdict == "holds", result.detail
+    ladder = next(case for case in result.cases if "gaps" in case["values"])
+    gaps = ladder["values"]["gaps"]
+    assert gaps[2] < 2e-6 and all(later < 0.02 * earlier for earlier, later in zip(gaps, gaps[1:]))
+
+
 def test_remark41_corrected_does_not_judge_gd_transients():
     """Found by `proofs-check fuzz remark-4.1-corrected` (stop 18): at η = 0.001, d = 2, n = 1, B = 12 GD's window
     rates at k = 0 and 16 (asymptotic 0.9999984 and 0.99997) were transients after 200 steps, yet the drift
