@@ -79,6 +79,22 @@ def test_thm41_corrected_ridge_ladder_is_not_judged_at_float64_rounding():
     assert gaps[2] < 2e-6 and all(later < 0.02 * earlier for earlier, later in zip(gaps, gaps[1:]))
 
 
+def test_thm42_rate_is_judged_beyond_its_float64_resolution():
+    """Found by a 1000-example nightly `proofs-check fuzz thm-4.2` (stop 32): at d = 4, n = 1, B = 4, η = 0.001,
+    condition 1e4 (seed 1, 20 steps) Theorem 4.2's rate is 1 - 1.8e-9. GD's achieved rate agreed with it to one ulp
+    (and at 40 digits exactly: 0.99999999816382613015 both), and that ulp is 1.2e-7 of the log rate, over the 1e-7
+    allowed: a confirmed "counterexample". The rate case now subtracts the comparison's float64 resolution
+    (numerics.experiments.sft.rate_gap_resolution; ~1e-12 at the defaults)."""
+    params = dict(d=4, n=1, B=4, eta=0.001, condition=10000.0, k=1, steps=20)
+    result = run_check(get_claim("thm-4.2"), "numeric", seed=1, overrides=params)
+    assert result.verdict == "holds", result.detail
+    rates = [case["values"] for case in result.cases if "resolution" in case["values"]]
+    assert max(v["rate_gap_as_measured"] for v in rates) > 1e-7                   # the ulp, as the fuzzer saw it
+    assert all(v["rate_gap_as_measured"] <= 2 * v["resolution"] for v in rates)     # and no more than rounding
+    defaults = run_check(get_claim("thm-4.2"), "numeric", quick=True)
+    assert all(case["values"]["resolution"] < 1e-10 for case in defaults.cases if "resolution" in case["values"])
+
+
 def test_remark41_corrected_does_not_judge_gd_transients():
     """Found by `proofs-check fuzz remark-4.1-corrected` (stop 18): at η = 0.001, d = 2, n = 1, B = 12 GD's window
     rates at k = 0 and 16 (asymptotic 0.9999984 and 0.99997) were transients after 200 steps, yet the drift
@@ -268,7 +284,12 @@ def test_the_power_of_the_gd_levels_is_the_smallest_misprint_that_turns_a_case()
     values = sft_claims._bound_case_values({"excess": -0.2}, "training")
     # the bound printed 20% tighter at every t: the run sits exactly on it, past it beyond that
     assert values["detectable_change"] == pytest.approx(0.2, abs=2e-6)
-    assert sft_claims._rate_case_values({"rate_gap": 3e-8})["detectable_change"] == pytest.approx(1.3e-7)
+    rate_case = sft_claims._rate_case_values({"rate_gap": 3e-8, "rate_gap_resolution": 1e-12})
+    assert rate_case["detectable_change"] == pytest.approx(1.3e-7, rel=1e-4)
+    assert rate_case["rate_gap"] == pytest.approx(3e-8, rel=1e-4)
+    # within one ulp of a rate 1 - 2e-9 (stop 32's fuzz finding): judged beyond its float64 resolution
+    rate_case = sft_claims._rate_case_values({"rate_gap": 1.2e-7, "rate_gap_resolution": 2.5e-7})
+    assert rate_case["rate_gap"] == pytest.approx(-1.3e-7) and rate_case["detectable_change"] == pytest.approx(4.7e-7)
     # a misprinted limit Ṽ* + E is caught by the run that has contracted most (the last has not moved: says nothing)
     runs = {"gd": [0.1, 1e-6, 0.5], "bound": [0.2, 2e-6, 1.0], "rate": [0.5, 0.5, 1.0], "steps": 2}
     assert sft_claims._misprinted_limit_detected_by_some_run(runs, 1e-9) == pytest.approx((3e-6 + 1e-9) / 0.75)

@@ -292,9 +292,13 @@ def _bound_case_values(values: dict, level: str) -> dict:
 
 
 def _rate_case_values(values: dict) -> dict:
-    """The rate case's gap of log rates, and its power: a printed log rate changed by a relative y moves the gap
-    to about |gap ∓ y|, so any |y| > allowance + gap fails, whichever its direction."""
-    return {"rate_gap": values["rate_gap"], "detectable_change": RATE_TOLERANCE + abs(values["rate_gap"])}
+    """The rate case's gap of log rates beyond its float64 resolution (signed: negative within it), and its power:
+    a printed log rate changed by a relative y moves the gap to about |gap ∓ y|, so any |y| > allowance +
+    resolution + gap fails, whichever its direction. The resolution matters only for rates within ~1e-8 of 1,
+    where one ulp of the rate is ~1e-7 of its logarithm (a fuzz finding, stop 32)."""
+    gap, resolution = values["rate_gap"], values["rate_gap_resolution"]
+    return {"rate_gap": gap - resolution, "rate_gap_as_measured": gap, "resolution": resolution,
+            "detectable_change": RATE_TOLERANCE + resolution + abs(gap)}
 
 
 def thm42_symbolic(q):
