@@ -142,6 +142,9 @@ class AtMost:
     margin_key: str | None = None
     error_key: str | None = None
     detectable_key: str | None = None
+    # the measurement's own statement that it could not resolve the value (a non-empty reason): a value beyond the
+    # tolerance is then inconclusive, not a failure (e.g. an exact-fit set whose rank float64 cannot decide)
+    undecided_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -161,9 +164,13 @@ class AtMost:
         if margin is not None and math.isfinite(float(margin)):
             # a count can fail while the margin rounds to the boundary: keep a failure above 1
             severity = min(1.0 + float(margin), 1.0) if ok else max(1.0 + float(margin), 1.0 + 1e-12)
-        return Judgement("holds" if ok else "fails", _number(value), self.tolerance,
-                         f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}",
-                         self._power(values), severity=severity)
+        detail = f"{self.key} = {float(value):.3g} {'<=' if ok else '>'} {self.tolerance:g}"
+        undecided = values.get(self.undecided_key) if self.undecided_key else None
+        if not ok and undecided:
+            return Judgement("inconclusive", _number(value), self.tolerance, f"{detail}, not resolved: {undecided}",
+                             self._power(values), severity=severity)
+        return Judgement("holds" if ok else "fails", _number(value), self.tolerance, detail, self._power(values),
+                         severity=severity)
 
     def _power(self, values: dict) -> dict:
         if self.error_key is not None:

@@ -17,6 +17,14 @@ def test_at_most_and_relative_error():
     assert rules.NoViolations().judge({"violations": 1}).verdict == "fails"
 
 
+def test_at_most_is_inconclusive_beyond_its_tolerance_only_where_the_measurement_says_it_could_not_resolve():
+    rule = rules.AtMost("gap", 0.1, undecided_key="unresolved")
+    assert rule.judge({"gap": 0.2, "unresolved": ""}).verdict == "fails"
+    undecided = rule.judge({"gap": 0.2, "unresolved": "the rank cut runs through the spectrum"})
+    assert undecided.verdict == "inconclusive" and "rank cut" in undecided.detail
+    assert rule.judge({"gap": 0.05, "unresolved": "anything"}).verdict == "holds"   # within it: resolved enough
+
+
 def test_a_count_with_undecided_instances_is_inconclusive_never_holds():
     rule = rules.NoViolationsDecided()
     assert rule.judge({"violations": 0, "undecided": 0}).verdict == "holds"
