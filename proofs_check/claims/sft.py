@@ -5,8 +5,6 @@ level a measurement (protocols from numerics.experiments.sft) and a named rule (
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from numerics.lazy import lazy_module
@@ -132,11 +130,17 @@ def _joint_cases(q, prompts, record):
              {"loss_advantage": values["loss_advantage"]}, context, rule="minimiser"),
         Case(f"B={prompts}: ∇R along the {values['exact_fit_directions']} exact-fit directions at (Ṽ*, I)",
              {"tangent_gradient": values["tangent_gradient"], "null_cut_gap": values["null_cut_gap"],
-              "exact_fit_unresolved": "" if (values["null_cut_gap"] or math.inf) >= RANK_CUT_GAP else
-              f"the Jacobian's singular values run through the rank cut (ratio {values['null_cut_gap']:.3g} across "
-              f"it < {RANK_CUT_GAP:g}): float64 does not decide which directions fit exactly"},
-             context, rule="limit"),
+              "exact_fit_unresolved": _unresolved_rank_cut(values["null_cut_gap"])}, context, rule="limit"),
     ]
+
+
+def _unresolved_rank_cut(gap) -> str:
+    """Why the exact-fit directions are not decided ('' when they are): a ratio across the rank cut below
+    RANK_CUT_GAP. None means no cut (nothing counted as null, or nothing kept): nothing to decide."""
+    if gap is None or gap >= RANK_CUT_GAP:
+        return ""
+    return (f"the Jacobian's singular values run through the rank cut (ratio {gap:.3g} across it < "
+            f"{RANK_CUT_GAP:g}): float64 does not decide which directions fit exactly")
 
 
 def thm41_symbolic(q):
