@@ -139,6 +139,9 @@ def test_insight_4_detectable_effect_is_relative_to_the_compared_runs_when_one_d
             left_out = case["context"]["runs_left_out_not_finite"]
             assert left_out >= 1 and len(kept) == case["context"]["runs"] - left_out
             assert 0 < case["values"]["scale"] < np.inf
+            # the context's mean errors are over the same runs (inf before stop 33)
+            assert case["context"]["mean_error"][0] == pytest.approx(case["values"]["scale"], rel=1e-12)
+            assert np.all(np.isfinite(case["context"]["mean_error"]))
             spread = np.std(kept, ddof=1) / np.sqrt(len(kept)) / case["values"]["scale"]
             assert case["min_detectable_effect"] == pytest.approx((1.959964 + 0.841621) * spread, rel=1e-4)
 
