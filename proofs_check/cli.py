@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
+    search.add_argument("--level", default=None, choices=("symbolic", "numeric", "montecarlo", "training"),
+                        help="the level to search (default: the claim's fuzz level; `proofs-check list --json` "
+                             "gives each claim's fuzz levels)")
     search.add_argument("--log", default=None, metavar="FILE",
                         help="append one JSON line per example checked (parameters, seed, verdict, severity)")
     for name, command in sub.choices.items():
@@ -228,7 +231,8 @@ def _list(as_json: bool) -> int:
         levels = {lv: (_expected_at_defaults(claim, claim.levels[lv]) if lv in claim.levels else "unchecked")
                   for lv in LEVELS}
         entries.append({"id": claim.id, "kind": claim.kind, "source": claim.source, "statement": claim.statement,
-                        "levels": levels, "parameters": claim.defaults, "corrects": claim.corrects})
+                        "levels": levels, "parameters": claim.defaults, "corrects": claim.corrects,
+                        "fuzz_levels": list(claim.fuzz.levels) if claim.fuzz is not None else []})
     if as_json:
         print(json.dumps(entries, indent=2, ensure_ascii=False))
         return 0
@@ -236,7 +240,8 @@ def _list(as_json: bool) -> int:
         levels = ", ".join(f"{lv}: {v}" for lv, v in entry["levels"].items() if v != "unchecked") or "none"
         parameters = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in entry["parameters"].items())
         print(f"{entry['id']}  [{entry['kind']}; {entry['source']}]\n    {entry['statement']}\n"
-              f"    expected: {levels}\n    parameters: {parameters or 'none'}")
+              f"    expected: {levels}\n    parameters: {parameters or 'none'}\n"
+              f"    fuzz levels: {', '.join(entry['fuzz_levels']) or 'none'}")
     return 0
 
 
@@ -251,7 +256,7 @@ def _fuzz(args) -> int:
     from proofs_check.fuzzing import fuzz
     if args.examples is not None and args.examples < 1:
         raise ValidationError("parameter '--examples': must be >= 1")
-    report = fuzz(args.claim, args.examples, log=args.log)
+    report = fuzz(args.claim, args.examples, log=args.log, level=args.level)
     print(f"fuzz {report.claim} [{report.level}]: {report.examples} examples")
     print(report.detail)
     if report.counterexample is not None:

@@ -67,8 +67,9 @@ def _example_log(path):
     return record
 
 
-def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> FuzzReport:
-    """Search the claim's domain for a confirmed counterexample. ``claim`` may be passed
+def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None, level: str | None = None) -> FuzzReport:
+    """Search the claim's domain for a confirmed counterexample at ``level`` (None: its fuzz specification's
+    default level; the others are in ``FuzzSpec.others``). ``claim`` may be passed
     directly (tests use unregistered claims). ``log``, a path, gets one JSON line per example as it is
     checked (parameters, seed, verdict, severity, repeat), so a search stopped from outside still says what it
     saw and a failing example is on record before its shrinking starts. An example hypothesis draws again (its
@@ -78,9 +79,9 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None) -> Fu
         positive_int("examples", examples)
     register_profiles()
     claim = claim or get_claim(claim_id)
-    spec = claim.fuzz
-    if spec is None:
+    if claim.fuzz is None:
         raise ValidationError(f"claim '{claim.id}': has no fuzz specification (nothing to search over)")
+    spec = claim.fuzz.at(level)
     if spec.level not in claim.levels:
         raise ValidationError(f"claim '{claim.id}': no check at level '{spec.level}' to fuzz")
     from proofs_check.strategies import claim_parameters

@@ -138,10 +138,27 @@ class Measurement:
 @dataclass(frozen=True)
 class FuzzSpec:
     """What ``proofs-check fuzz`` searches: the level to run and the parameters hypothesis draws
-    (strategies in :mod:`proofs_check.strategies`)."""
+    (strategies in :mod:`proofs_check.strategies`). ``others``: FuzzSpecs of further levels of the same claim
+    (``proofs-check fuzz ID --level L``), e.g. a Monte Carlo level beside the numeric one, so that theory is searched
+    against simulation too, each with the sizes that keep one example cheap."""
 
     level: str = "numeric"
     parameters: tuple = ("d", "n", "condition")
+    others: tuple = ()
+
+    @property
+    def levels(self) -> tuple:
+        """The levels this specification searches, the default (``level``) first."""
+        return (self.level,) + tuple(other.level for other in self.others)
+
+    def at(self, level: str | None) -> "FuzzSpec":
+        """The specification searching ``level`` (None: the default one)."""
+        for spec in (self,) + tuple(self.others):
+            if level is None or spec.level == level:
+                return spec
+        from numerics.validation import ValidationError
+        raise ValidationError(f"parameter 'level' (--level): no fuzz specification at level {level!r}; this claim's "
+                              f"are {', '.join(self.levels)}")
 
 
 # --------------------------------------------------------------------------- mutants

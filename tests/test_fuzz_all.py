@@ -47,10 +47,12 @@ def test_every_claim_has_a_fuzz_specification():
     assert not missing, f"claims without a FuzzSpec: {missing}"
     for claim in all_claims():
         if claim.fuzz is not None:
-            assert claim.fuzz.level in claim.levels, claim.id
-            names = [entry if isinstance(entry, str) else entry[0] for entry in claim.fuzz.parameters]
-            for name in names:
-                claim.param(name)   # every fuzzed parameter is one of the claim's
+            for level in claim.fuzz.levels:       # the default level first, then FuzzSpec.others
+                spec = claim.fuzz.at(level)
+                assert spec.level in claim.levels, (claim.id, level)
+                names = [entry if isinstance(entry, str) else entry[0] for entry in spec.parameters]
+                for name in names:
+                    claim.param(name)   # every fuzzed parameter is one of the claim's
 
 
 def test_fuzz_strategies_draw_inside_each_claims_domain():
@@ -96,23 +98,52 @@ def test_statistical_levels_the_fuzzer_searches_confirm_on_fresh_draws():
     from proofs_check import rules
     from proofs_check.registry import resolve_params
     judged_by_noise = (rules.PairedCI, rules.AtMostBeyondNoise, rules.ZTest)
+    searched = set()
     for claim in all_claims():
-        if claim.fuzz is None:
-            continue
-        level = claim.levels[claim.fuzz.level]
-        level_rules = level.rule.values() if isinstance(level.rule, dict) else [level.rule]
-        if not any(isinstance(rule, judged_by_noise) for rule in level_rules):
-            continue
-        assert level.replicate is not None, claim.id
-        params = resolve_params(claim, {}, 3, False, level)
-        extra = level.replicate(params)
-        assert extra.get("seed", 3) != 3 or extra.get("first_run", 0) > 0 or extra.get("replication"), claim.id
-        assert set(extra) - {"seed", "first_run", "replication"} <= set(params), claim.id
+        for name in (claim.fuzz.levels if claim.fuzz is not None else ()):
+            level = claim.levels[name]
+            level_rules = level.rule.values() if isinstance(level.rule, dict) else [level.rule]
+            if not any(isinstance(rule, judged_by_noise) for rule in level_rules):
+                continue
+            searched.add((claim.id, name))
+            assert level.replicate is not None, (claim.id, name)
+            params = resolve_params(claim, {}, 3, False, level)
+            extra = level.replicate(params)
+            assert extra.get("seed", 3) != 3 or extra.get("first_run", 0) > 0 or extra.get("replication"), claim.id
+            assert set(extra) - {"seed", "first_run", "replication"} <= set(params), claim.id
+    assert {(claim_id, "montecarlo") for claim_id in MONTE_CARLO_SEARCHES} <= searched     # stop 33's among them
 
 
 def test_fuzz_command_for_a_newly_specified_claim(capsys):
     assert main(["fuzz", "os-gradient", "--examples", "1"]) == 0
     assert "no counterexample" in capsys.readouterr().out
+
+
+MONTE_CARLO_SEARCHES = ["wishart-moment", "pretrain-optimum", "pretrain-optimum-derived", "lemma-A.1", "prop-5.1",
+                        "zfb-fixed-point", "pretrain-optimum-noisy", "mixture-optimum"]
+
+
+def test_every_pretraining_claim_searches_theory_against_simulation_too():
+    """Their Monte Carlo levels compare the printed formula with sampled prompts; `fuzz ID --level montecarlo`
+    searches the same domain as the numeric search there (stop 33)."""
+    import json
+    for claim_id in MONTE_CARLO_SEARCHES:
+        assert get_claim(claim_id).fuzz.levels == ("numeric", "montecarlo"), claim_id
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["list", "--json"]) == 0
+    listed = {entry["id"]: entry["fuzz_levels"] for entry in json.loads(out.getvalue())}
+    assert listed["wishart-moment"] == ["numeric", "montecarlo"] and listed["thm-4.2"] == ["numeric"]
+
+
+def test_fuzz_command_searches_the_monte_carlo_level(capsys):
+    assert main(["fuzz", "wishart-moment", "--level", "montecarlo", "--examples", "2"]) == 0
+    assert "fuzz wishart-moment [montecarlo]: 2 examples" in capsys.readouterr().out
+    assert main(["fuzz", "thm-4.2", "--level", "montecarlo", "--examples", "1"]) == 2     # none there: one line
+    err = capsys.readouterr().err
+    assert "parameter 'level'" in err and "numeric" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- issue #9's findings, pinned

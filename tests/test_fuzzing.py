@@ -155,3 +155,61 @@ def test_zero_examples_is_an_error_not_the_profile_default():
     from numerics.validation import ValidationError
     with pytest.raises(ValidationError, match="parameter 'examples': must be >= 1"):
         fuzz("wishart-moment", examples=0)
+
+
+def _small_n_misprint_claim():
+    """E[SBS] with its trace term's 1/n misprinted as 1/(n + 1): at the n = 16 default the sampled mean moves by
+    under 1% (below what 20k samples resolve), at n = 1 by half the trace term. The numeric level compares the
+    derived moment with itself (it cannot fail); the Monte Carlo level samples S B S against the misprint."""
+    import numpy as np
+
+    from numerics.experiments.pretraining import sample_covariance_sandwich, symmetric_test_matrix
+    from proofs_check import measures
+
+    def numeric(q):
+        sigma = covariance_from(q["d"], q["condition"], q["seed"])
+        inputs = {"Sigma": sigma, "B": symmetric_test_matrix(q["d"], q["seed"]), "n": float(q["n"])}
+        return Measurement([ladder_compare(DERIVED["sample_moment"], DERIVED["sample_moment"], inputs, 1.0,
+                                           "derived vs derived", q["recheck"])])
+
+    def montecarlo(q):
+        sigma, n = covariance_from(q["d"], q["condition"], q["seed"]), q["n"]
+        matrix = symmetric_test_matrix(q["d"], q["seed"])
+        misprint = (n + 1) / n * sigma @ matrix @ sigma + np.trace(sigma @ matrix) * sigma / (n + 1)
+        return Measurement([measures.monte_carlo(sample_covariance_sandwich(sigma, n, matrix), misprint, q,
+                                                 "sampled S B S vs the misprint", ("test misprint",))])
+    samples = ("samples", st.just(5_000))
+    return Claim(id="test-small-n-misprint", source="test", statement="E[SBS], trace term over n + 1", kind="paper",
+                 params=(Param("d", 3, "", int, 1, 12), Param("n", 16, "", int, 1),
+                         Param("condition", 2.0, "", float, 1.0, 1e4), Param("spectrum", "geometric", "", str),
+                         Param("samples", 20_000, "", int, 2)),
+                 levels={"numeric": Level(numeric, rules.PrecisionLadder()),
+                         "montecarlo": Level(montecarlo, rules.ZTest(1e-3),
+                                             recheck=lambda q: {"samples": 4 * q["samples"]},
+                                             replicate=lambda q: {"samples": 4 * q["samples"], "replication": True})},
+                 fuzz=FuzzSpec("numeric", ("d", "n", "condition"),
+                               others=(FuzzSpec("montecarlo", ("d", "n", "condition", samples)),)))
+
+
+def test_a_monte_carlo_search_finds_a_misprint_the_numeric_search_and_the_defaults_cannot():
+    """`fuzz --level montecarlo` (stop 33): theory against simulation over the claim's domain. The misprint holds at
+    the defaults (n = 16) and at the numeric level; the Monte Carlo search finds it, shrinks it towards n = 1 and
+    confirms it on fresh draws."""
+    from proofs_check.registry import run_check
+    claim = _small_n_misprint_claim()
+    assert run_check(claim, "montecarlo").verdict == "holds"
+    assert not fuzz(claim.id, examples=5, claim=claim).found
+    report = fuzz(claim.id, examples=30, claim=claim, level="montecarlo")
+    assert report.level == "montecarlo" and report.found and report.replicated
+    assert report.counterexample["n"] <= 4, report.counterexample
+    assert report.reproduce.startswith("proofs-check verify test-small-n-misprint --level montecarlo")
+
+
+def test_a_level_without_a_fuzz_specification_is_a_one_line_error():
+    import pytest
+
+    from numerics.validation import ValidationError
+    claim = _small_n_misprint_claim()
+    with pytest.raises(ValidationError, match="parameter 'level'.*'training'.*numeric, montecarlo") as refusal:
+        fuzz(claim.id, examples=1, claim=claim, level="training")
+    assert "\n" not in str(refusal.value)
