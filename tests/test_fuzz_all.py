@@ -124,11 +124,14 @@ MONTE_CARLO_SEARCHES = ["wishart-moment", "pretrain-optimum", "pretrain-optimum-
 
 
 def test_every_pretraining_claim_searches_theory_against_simulation_too():
-    """Their Monte Carlo levels compare the printed formula with sampled prompts; `fuzz ID --level montecarlo`
-    searches the same domain as the numeric search there (stop 33)."""
+    """Their Monte Carlo levels compare the printed formula with sampled prompts, their training levels with trained
+    LSAs; `fuzz ID --level montecarlo|training` searches the numeric search's domain there (stop 33), training at the
+    level's quick sizes."""
     import json
+    trained = {"pretrain-optimum", "pretrain-optimum-noisy", "mixture-optimum", "zfb-fixed-point"}
     for claim_id in MONTE_CARLO_SEARCHES:
-        assert get_claim(claim_id).fuzz.levels == ("numeric", "montecarlo"), claim_id
+        expected = ("numeric", "montecarlo") + (("training",) if claim_id in trained else ())
+        assert get_claim(claim_id).fuzz.levels == expected, claim_id
     import contextlib
     import io
     out = io.StringIO()

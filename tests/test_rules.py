@@ -132,6 +132,25 @@ def test_trained_match_critical_value_is_the_f_quantile(entries, runs):
     assert rule.critical(entries, runs) == pytest.approx(expected, rel=1e-12)
 
 
+def test_trained_match_fails_only_where_the_runs_reached_the_exact_minimiser():
+    """Runs far from the target fail when they are within the tolerance of the population loss's exact minimiser
+    (converged, elsewhere: a wrong target), are inconclusive when they are far from it too (the optimiser has not
+    converged: stop 33's n = 1 finding), and hold as before; without the reference a miss fails as before."""
+    rule = rules.TrainedMatch()
+    base = {"error_of_mean": 0.3, "noise": 0.01, "residual": 0.02, "entries": 4, "runs": 4, "worst_run_error": 0.31}
+    tolerance = 0.02 + rule.critical(4, 4) * 0.01
+    assert rule.judge(base).verdict == "fails"
+    reached = {**base, "reference_error_of_mean": 0.5 * tolerance, "reference_worst_run_error": 0.9 * tolerance}
+    assert rule.judge(reached).verdict == "fails"
+    far = rule.judge({**base, "reference_error_of_mean": 0.3, "reference_worst_run_error": 0.31})
+    assert far.verdict == "inconclusive" and "has not converged" in far.detail and far.tolerance == pytest.approx(tolerance)
+    one_bad_run = {**base, "reference_error_of_mean": 0.5 * tolerance, "reference_worst_run_error": 10 * tolerance}
+    assert rule.judge(one_bad_run).verdict == "inconclusive"
+    holding = {**base, "error_of_mean": 0.5 * tolerance, "worst_run_error": 0.9 * tolerance,
+               "reference_error_of_mean": 0.3, "reference_worst_run_error": 0.31}
+    assert rule.judge(holding).verdict == "holds"
+
+
 def test_a_training_check_runs_without_scipy(monkeypatch):
     """scipy is a test-only dependency (setup.cfg): the training levels' F quantile must not need it. With scipy
     blocked (any ``import scipy`` or ``scipy.*`` raises ImportError), a quick training check still reaches its
