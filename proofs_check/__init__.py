@@ -34,11 +34,12 @@ from proofs_check.spec import (KINDS, LEVELS, VERDICTS, Case, Claim, Condition, 
                                Measurement, Param, claim)
 
 
-def fuzz(claim_id: str, examples: int | None = None, log=None):
-    """Hypothesis search for a counterexample to ``claim_id`` (see :mod:`proofs_check.fuzzing`); ``log``, a
-    path, gets one JSON line per example checked."""
+def fuzz(claim_id: str, examples: int | None = None, log=None, level: str | None = None):
+    """Hypothesis search for a counterexample to ``claim_id`` (see :mod:`proofs_check.fuzzing`) at ``level`` (None:
+    its fuzz specification's default; ``FuzzSpec.levels`` lists them); ``log``, a path, gets one JSON line per
+    example checked."""
     from proofs_check.fuzzing import fuzz as run
-    return run(claim_id, examples, log=log)
+    return run(claim_id, examples, log=log, level=level)
 
 
 __all__ = ["KINDS", "LEVELS", "REGISTRY", "VERDICTS", "Case", "CheckResult", "Claim", "Condition", "CrossCheck",

@@ -401,9 +401,10 @@ class TrainedMatch:
     Reads ``error_of_mean`` (‖mean_r Ṽ_r - target‖ / ‖target‖), ``noise`` (‖standard error of that mean‖_F /
     ‖target‖, from the spread over seeds), ``residual`` (the optimiser's own residual: how far the same optimiser,
     schedule and start stop from the exact minimiser of the exact population objective, relative) and
-    ``entries``, ``runs`` and ``worst_run_error``; optionally ``reference_error_of_mean`` and
-    ``reference_worst_run_error``, the same errors against the exact minimiser of the population loss (a failure then
-    counts only where the runs reached that minimiser; otherwise the optimiser has not converged: inconclusive).
+    ``entries``, ``runs`` and ``worst_run_error``; optionally ``reference_error_of_mean``,
+    ``reference_worst_run_error`` and ``reference_noise``, the same against the exact minimiser of the population
+    loss (relative to its norm): a failure then counts only where the runs reached that minimiser within the same
+    bounds; otherwise the optimiser has not converged (inconclusive).
     holds iff error_of_mean <= residual + c · noise (and the worst
     run within residual + c · noise · (1 + √runs): no bad seed is averaged away), c = sqrt(F_{1-α}(entries,
     entries (runs - 1))) (under the claim, ‖mean - target‖² / ‖standard error‖² with the standard errors
@@ -448,14 +449,19 @@ class TrainedMatch:
             # of the population loss (the derivation's) within that same tolerance: then they converged, and away
             # from the target. If they did not reach it either, the optimiser lags its twin (Adam's steps shrink
             # under gradient noise: n = 1, stop 33) and this measurement decides nothing.
+            # relative to the minimiser's norm, as the residual is (a misprinted target's norm sets the other noise)
             reference = float(values["reference_error_of_mean"])
             reference_worst = float(values.get("reference_worst_run_error", 0.0))
+            reference_noise = float(values.get("reference_noise", noise))
+            reached_within = residual + critical * reference_noise
             extra["reference_error_of_mean"] = reference
-            if not (reference <= tolerance and reference_worst <= run_tolerance):
+            extra["reference_tolerance"] = reached_within
+            if not (reference <= reached_within
+                    and reference_worst <= residual + critical * reference_noise * (1 + math.sqrt(runs))):
                 verdict = "inconclusive"
                 detail += (f"; the runs did not reach the population loss's exact minimiser either (error of the "
-                           f"mean {reference:.3g}, worst run {reference_worst:.3g}, same tolerances): the optimiser "
-                           f"has not converged, which decides nothing about the target")
+                           f"mean {reference:.3g} vs {reached_within:.3g}, worst run {reference_worst:.3g}): the "
+                           f"optimiser has not converged, which decides nothing about the target")
         return Judgement(verdict, _number(error), tolerance, detail, extra)
 
 

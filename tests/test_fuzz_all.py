@@ -142,6 +142,9 @@ def test_every_pretraining_claim_searches_theory_against_simulation_too():
 
 
 def test_fuzz_command_searches_the_monte_carlo_level(capsys):
+    import proofs_check
+    report = proofs_check.fuzz("lemma-A.1", examples=1, level="montecarlo")        # the Python API too
+    assert report.level == "montecarlo" and report.examples == 1 and not report.found
     assert main(["fuzz", "wishart-moment", "--level", "montecarlo", "--examples", "2"]) == 0
     assert "fuzz wishart-moment [montecarlo]: 2 examples" in capsys.readouterr().out
     assert main(["fuzz", "thm-4.2", "--level", "montecarlo", "--examples", "1"]) == 2     # none there: one line

@@ -204,7 +204,7 @@ def _training(trained, target, label, alternative, q, record, calibration=None, 
         reached = experiment.trained_statistics(trained, minimiser)
         case.values.update(experiment.trained_statistics(trained, target), residual=float(residual),
                            reference_error_of_mean=reached["error_of_mean"],
-                           reference_worst_run_error=reached["worst_run_error"])
+                           reference_worst_run_error=reached["worst_run_error"], reference_noise=reached["noise"])
     per_run = case.values["relative_error_per_run"]
     case.context["relative_error_per_run"] = per_run
     case.context["distance_to_alternative"] = case.values["distance_to_alternative"]
