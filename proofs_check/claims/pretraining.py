@@ -30,12 +30,12 @@ MC = dict(rule=rules.ZTest(1e-3), quick={"samples": 50_000}, recheck=lambda q: {
           # the fuzzer confirms on its own stream (measures.monte_carlo: "replication"), disjoint from the re-check's
           replicate=lambda q: {"samples": 4 * q["samples"], "replication": True})
 # Theory against simulation is searched too (`proofs-check fuzz ID --level montecarlo`, stop 33): every example at
-# this many samples (MDE ~3%, a third of a second at d = 12, n = 256): the search is for a regime where the sampled
-# mean and the printed formula part ways (n = 1, d = 12, condition 1e4), not for a 1% misprint at the defaults.
+# this many samples (MDE ~3%; 300-example campaigns took 80-190 s a claim): the search is for a regime where the
+# sampled mean and the printed formula part ways (n = 1, d = 12, condition 1e4), not for a 1% misprint at the defaults.
 FUZZ_SAMPLES = 20_000
 
 
-def _and_montecarlo(spec: FuzzSpec, training: dict | None = None) -> FuzzSpec:
+def _with_simulation_searches(spec: FuzzSpec, training: dict | None = None) -> FuzzSpec:
     """``spec`` (the numeric search) with a Monte Carlo search over the same parameters at FUZZ_SAMPLES samples and,
     given the ``training`` sizes (the level's quick ones: a few seconds an example), a training search."""
     from dataclasses import replace
@@ -44,6 +44,8 @@ def _and_montecarlo(spec: FuzzSpec, training: dict | None = None) -> FuzzSpec:
     if training is not None:
         others += (FuzzSpec("training", spec.parameters + fixed(training)),)
     return replace(spec, others=others)
+
+
 NOT_TRAINED = "the claim is an identity about expectations; it makes no statement about training"
 # The Monte Carlo levels of the identities exact at every n (Lemmas A.1 and A.2, ZFB's Γ(N)) add a probe case at
 # n = 2, where the 1/n terms weigh as much as the rest: at the default n = 16 an off-by-one 1/n -> 1/(n+1) moves the
@@ -141,7 +143,7 @@ WISHART_MOMENT = Claim(
             "numeric": Level(wishart_numeric, rules.PrecisionLadder()),
             "montecarlo": Level(wishart_montecarlo, **MC)},
     unchecked={"training": NOT_TRAINED},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition"))),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition"))),
 )
 
 
@@ -273,7 +275,7 @@ PRETRAIN_OPTIMUM = Claim(
                                                "stationarity": rules.WithinBudget()}),
             "montecarlo": Level(optimum_montecarlo, **MC),
             "training": Level(optimum_training, TRAINING, quick=QUICK_TRAIN, **TRAINING_CHECKS)},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition")), training=QUICK_TRAIN),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition")), training=QUICK_TRAIN),
     protocol="checked as: −Γ_0⁻¹ is the stationary point of the Wick-derived population loss E‖ŵ − w*‖² of one "
              "step from ŵ_0 = 0 (symbolic at d=2 full Σ_0 and d=3 eigenbasis; numeric; Monte Carlo of the per-prompt "
              "gradient through the full LSA), and pretraining Ṽ converges to it for Σ_0 ≻ 0 (training: sampled "
@@ -355,8 +357,8 @@ PRETRAIN_OPTIMUM_DERIVED = Claim(
             "montecarlo": Level(facts_montecarlo, **MC)},
     unchecked={"training": "statements about the population loss; convergence of training to −Γ_0⁻¹ is "
                            "pretrain-optimum's training level, and W̃'s zero gradient is exact (numeric level)"},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric",
-                                  parameters=(("d", fz.with_edges(2, 12)), "n", "condition", "spectrum"))),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric",
+                                            parameters=(("d", fz.with_edges(2, 12)), "n", "condition", "spectrum"))),
     protocol="d = 1 is refused (the 'only if' case needs a rank between 1 and d - 1)",
 )
 
@@ -415,7 +417,7 @@ LEMMA_A1 = Claim(
             "numeric": Level(post_test_numeric("lemma-A.1"), rules.PrecisionLadder()),
             "montecarlo": Level(post_test_montecarlo("lemma-A.1"), **MC)},
     unchecked={"training": POST_TEST_UNTRAINED},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition"))),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition"))),
     protocol="Ṽ with N(0, 1/d) entries from the stream 'lemma-A.1 V'",
 )
 
@@ -432,7 +434,7 @@ PROP_5_1 = Claim(
             "numeric": Level(post_test_numeric("prop-5.1"), rules.PrecisionLadder()),
             "montecarlo": Level(post_test_montecarlo("prop-5.1"), **MC)},
     unchecked={"training": POST_TEST_UNTRAINED},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition", "shift_rank"))),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition", "shift_rank"))),
     protocol="Δ = F Fᵀ, F (d x shift_rank) with N(0, 1/shift_rank) entries from the stream 'prop-5.1 shift'; "
              "the symbolic level is Lemma A.1's identity (general Ṽ and Σ cover (Ṽ_0, Σ_0 + Δ))",
 )
@@ -508,7 +510,8 @@ ZFB_FIXED_POINT = Claim(
             "numeric": Level(zfb_numeric, {"ladder": rules.PrecisionLadder()}),
             "montecarlo": Level(zfb_montecarlo, **{**MC, "quick": {"samples": 20_000}}),
             "training": Level(zfb_training, TRAINING, quick=ZFB_QUICK_TRAIN, **TRAINING_CHECKS)},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition")), training=ZFB_QUICK_TRAIN),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition")),
+                                   training=ZFB_QUICK_TRAIN),
     protocol="Monte Carlo and training prompts carry `queries` query columns sharing one context (masked out of the "
              "keys: each query's output is its one-query prompt's, so the risk, gradient and fixed point are ZFB's; "
              "less variance per prompt). Training: gradient descent (not flow) on fresh batches, step 0.3 with "
@@ -588,8 +591,8 @@ PRETRAIN_OPTIMUM_NOISY = Claim(
             "numeric": Level(noisy_numeric, rules.PrecisionLadder()),
             "montecarlo": Level(noisy_montecarlo, **MC),
             "training": Level(noisy_training, TRAINING, quick=QUICK_TRAIN, **TRAINING_CHECKS)},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition", "noise", "weight_std")),
-                         training=QUICK_TRAIN),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric", parameters=("d", "n", "condition", "noise", "weight_std")),
+                                   training=QUICK_TRAIN),
     protocol="training as pretrain-optimum's, with label noise in every sampled prompt and w* ~ N(0, ψ² I), "
              "ψ = `weight_std` (2 by default: at ψ = 1 an inverted ratio σ²ψ² is indistinguishable)",
 )
@@ -663,8 +666,9 @@ MIXTURE_OPTIMUM = Claim(
             "numeric": Level(mixture_numeric, rules.PrecisionLadder()),
             "montecarlo": Level(mixture_montecarlo, **MC),
             "training": Level(mixture_training, TRAINING, quick=QUICK_TRAIN, **TRAINING_CHECKS)},
-    fuzz=_and_montecarlo(FuzzSpec(level="numeric", parameters=("d", "n", "condition", "categories", "imbalance")),
-                         training=QUICK_TRAIN),
+    fuzz=_with_simulation_searches(FuzzSpec(level="numeric",
+                                            parameters=("d", "n", "condition", "categories", "imbalance")),
+                                   training=QUICK_TRAIN),
     protocol="Σ_c: random rotations (stream 'category c') of the geometric spectrum of --condition; weights "
              "∝ imbalance^c; symbolic with general symmetric 2x2 Σ_c (an order swap Σ̄M⁻¹ -> M⁻¹Σ̄ is visible)",
 )
