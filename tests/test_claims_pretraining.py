@@ -320,3 +320,18 @@ def test_the_training_search_finding_at_n_1_was_an_unconverged_optimiser():
     assert result.params["steps"] == 3200 and result.params["runs"] == 4     # the re-check's: the first did not hold
     values = result.cases[0]["values"]
     assert values["reference_error_of_mean"] == pytest.approx(values["error_of_mean"], rel=1e-6)   # printed = derived
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="open (stop 33): the z-test of zfb-fixed-point's Monte Carlo level is not "
+                                       "calibrated at small N; a false failure survives its 4x re-check")
+def test_zfb_monte_carlo_holds_where_its_independent_replication_holds():
+    """The stop-33 Monte Carlo search (`fuzz zfb-fixed-point --level montecarlo`, 944 examples) reached d = 4, n = 3,
+    condition 10, seed 3, 20k samples: the first measurement fails at N = 3 and its re-check (80k samples, a fresh
+    stream) fails at the N = 2 probe (max |z| 5.0 against 4.02), so `verify` says fails; the fuzzer's replication
+    (80k samples, another stream) holds (|z| 1.25 and 1.60), so the fuzzer reports no counterexample. Two
+    independent ~5σ failures in two cases point at the z-test's calibration at small N (heavy-tailed per-prompt
+    gradients), not at Γ⁻¹. This test states what should happen; it fails today (strict xfail)."""
+    result = run_check(CLAIMS["zfb-fixed-point"], "montecarlo", seed=3,
+                       overrides={"d": 4, "n": 3, "condition": 10.0, "samples": 20_000})
+    assert result.verdict == "holds", result.detail
