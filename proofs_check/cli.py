@@ -15,6 +15,7 @@ from pathlib import Path
 
 from figures import DEFAULT_OUT
 from numerics.validation import ValidationError, writable_directory
+from proofs_check.spec import LEVELS
 from proofs_check.sweeps import add_sweep_arguments, sweep_options
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig4-protocol")
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("fuzz", help="hypothesis search for a counterexample")
     search.add_argument("claim", help="a claim id from `proofs-check list`")
     search.add_argument("--examples", type=int, default=None, help="examples to draw (default: the profile's)")
-    search.add_argument("--level", default=None, choices=("symbolic", "numeric", "montecarlo", "training"),
+    search.add_argument("--level", default=None, choices=LEVELS,
                         help="the level to search (default: the claim's fuzz level; `proofs-check list --json` "
                              "gives each claim's fuzz levels)")
     search.add_argument("--log", default=None, metavar="FILE",

@@ -432,10 +432,12 @@ class TrainedMatch:
         error, noise, residual = (float(values[key]) for key in ("error_of_mean", "noise", "residual"))
         runs = int(values.get("runs", 2))
         critical = self.critical(values["entries"], runs)
-        tolerance = residual + critical * noise
-        # no seed is averaged away: each run's own error stays within the same bound widened by one run's spread
-        # (the standard error of the mean times √runs)
-        run_tolerance = residual + critical * noise * (1 + math.sqrt(runs))
+
+        def bounds(spread):
+            """(bound on the mean's error, bound on each run's): no seed is averaged away, each run's own error
+            stays within the same bound widened by one run's spread (the standard error of the mean times √runs)."""
+            return residual + critical * spread, residual + critical * spread * (1 + math.sqrt(runs))
+        tolerance, run_tolerance = bounds(noise)
         worst = float(values.get("worst_run_error", 0.0))
         ok = math.isfinite(error) and error <= tolerance and math.isfinite(worst) and worst <= run_tolerance
         extra = {"min_detectable_effect": residual + min_detectable_effect(critical, noise),
@@ -446,18 +448,16 @@ class TrainedMatch:
         verdict = "holds" if ok else "fails"
         if not ok and "reference_error_of_mean" in values:
             # The residual is the noise-free twin's. A failure counts only if the runs did reach the exact minimiser
-            # of the population loss (the derivation's) within that same tolerance: then they converged, and away
-            # from the target. If they did not reach it either, the optimiser lags its twin (Adam's steps shrink
-            # under gradient noise: n = 1, stop 33) and this measurement decides nothing.
-            # relative to the minimiser's norm, as the residual is (a misprinted target's norm sets the other noise)
+            # of the population loss (the derivation's) within the same bounds, its spread taken relative to the
+            # minimiser's norm as the residual is (a misprinted target's norm sets the other): then they converged,
+            # and away from the target. If they did not reach it either, the optimiser lags its twin (Adam's steps
+            # shrink under gradient noise: n = 1, stop 33) and this measurement decides nothing.
             reference = float(values["reference_error_of_mean"])
             reference_worst = float(values.get("reference_worst_run_error", 0.0))
-            reference_noise = float(values.get("reference_noise", noise))
-            reached_within = residual + critical * reference_noise
+            reached_within, each_run_within = bounds(float(values.get("reference_noise", noise)))
             extra["reference_error_of_mean"] = reference
             extra["reference_tolerance"] = reached_within
-            if not (reference <= reached_within
-                    and reference_worst <= residual + critical * reference_noise * (1 + math.sqrt(runs))):
+            if not (reference <= reached_within and reference_worst <= each_run_within):
                 verdict = "inconclusive"
                 detail += (f"; the runs did not reach the population loss's exact minimiser either (error of the "
                            f"mean {reference:.3g} vs {reached_within:.3g}, worst run {reference_worst:.3g}): the "

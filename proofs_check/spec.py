@@ -156,7 +156,6 @@ class FuzzSpec:
         for spec in (self,) + tuple(self.others):
             if level is None or spec.level == level:
                 return spec
-        from numerics.validation import ValidationError
         raise ValidationError(f"parameter 'level' (--level): no fuzz specification at level {level!r}; this claim's "
                               f"are {', '.join(self.levels)}")
 
