@@ -147,11 +147,15 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None, level
     replicate = claim.levels[spec.level].replicate is not None
     recheck = run_check(claim, spec.level, seed=seed, overrides=params, recheck=True, replicate=replicate)
     report.counterexample = {**params, "seed": seed}
-    report.confirmed = recheck.verdict == "fails"
+    # confirmed where the same case fails again (registry._unconfirmed_as_inconclusive: another case failing on
+    # fresh draws is a first signal of its own)
+    failed_first = {case["label"] for case in first.cases if case["verdict"] == "fails"}
+    report.confirmed = any(case["verdict"] == "fails" and case["label"] in failed_first for case in recheck.cases)
     report.reproduce = recheck.reproduce
     report.replicated = replicate
     how = (f"Replication on fresh draws ({recheck.record['replication']})" if replicate
            else "Re-check at higher precision / more samples")
-    report.detail = (f"shrunk counterexample {report.counterexample}: {first.detail}. {how}: {recheck.verdict} "
-                     f"({recheck.detail})")
+    elsewhere = " on another case only: unconfirmed" if recheck.verdict == "fails" and not report.confirmed else ""
+    report.detail = (f"shrunk counterexample {report.counterexample}: {first.detail}. {how}: {recheck.verdict}"
+                     f"{elsewhere} ({recheck.detail})")
     return report

@@ -323,15 +323,16 @@ def test_the_training_search_finding_at_n_1_was_an_unconverged_optimiser():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open (stop 33): the z-test of zfb-fixed-point's Monte Carlo level is not "
-                                       "calibrated at small N; a false failure survives its 4x re-check")
-def test_zfb_monte_carlo_holds_where_its_independent_replication_holds():
+def test_zfb_monte_carlo_false_failure_is_not_reported():
     """The stop-33 Monte Carlo search (`fuzz zfb-fixed-point --level montecarlo`, 944 examples) reached d = 4, n = 3,
     condition 10, seed 3, 20k samples: the first measurement fails at N = 3 and its re-check (80k samples, a fresh
-    stream) fails at the N = 2 probe (max |z| 5.0 against 4.02), so `verify` says fails; the fuzzer's replication
-    (80k samples, another stream) holds (|z| 1.25 and 1.60), so the fuzzer reports no counterexample. Two
-    independent ~5σ failures in two cases point at the z-test's calibration at small N (heavy-tailed per-prompt
-    gradients), not at Γ⁻¹. This test states what should happen; it fails today (strict xfail)."""
+    stream) fails at the N = 2 probe (max |z| 5.0 against 4.02), so `verify` said fails; the fuzzer's replication
+    (80k samples, another stream) holds (|z| 1.25 and 1.60). The z-test is not calibrated there: over 3000
+    independent 20k-sample draws of this instance max |z| exceeded its Bonferroni bound in 0.2% (N = 3) and 0.37%
+    (N = 2) against the nominal 0.1%, while the pooled 60M-sample mean matched Γ⁻¹ (stop 34). Since stop 34 a
+    failure is reported only where the same case fails again (registry._unconfirmed_as_inconclusive): here
+    N = 3 holds on the re-check and N = 2, which held at first, is inconclusive. Strict xfail at stop 33."""
     result = run_check(CLAIMS["zfb-fixed-point"], "montecarlo", seed=3,
                        overrides={"d": 4, "n": 3, "condition": 10.0, "samples": 20_000})
-    assert result.verdict == "holds", result.detail
+    assert [case["verdict"] for case in result.cases] == ["holds", "inconclusive"], result.detail
+    assert result.verdict == "inconclusive" and "failed only at the re-check" in result.detail

@@ -95,6 +95,25 @@ def test_a_counterexample_is_confirmed_on_fresh_draws_not_on_the_draws_it_was_se
     assert real.found and real.counterexample["seed"] == 1
 
 
+def test_a_replication_confirms_the_case_that_failed_not_another():
+    """At an odd seed case "a" fails on the check's draws and its re-check's, and case "b" only on the replication's:
+    the replication does not confirm "a", so there is no confirmed counterexample (stop 34)."""
+    from proofs_check import Case
+
+    def measure(q):
+        odd, fresh = q["seed"] % 2 == 1, q.get("replication", False)
+        return Measurement([Case(label, {"gap": 1.0 if odd and (label == "b") == fresh else 0.0})
+                            for label in ("a", "b")])
+    claim = Claim(id="test-two-cases", source="test", statement="gap 0", kind="operationalisation",
+                  params=(Param("samples", 4, "", int, 1, 64),),
+                  levels={"montecarlo": Level(measure, rules.AtMost("gap", 0.1), recheck={},
+                                              replicate={"replication": True})},
+                  fuzz=FuzzSpec("montecarlo", (("samples", st.just(4)),)))
+    report = fuzz("test-two-cases", examples=30, claim=claim)
+    assert report.counterexample["seed"] % 2 == 1 and not report.confirmed
+    assert "fails on another case only: unconfirmed" in report.detail
+
+
 def test_fuzz_reports_no_counterexample_for_a_true_claim():
     report = proofs_check.fuzz("wishart-moment", examples=5)
     assert not report.found and report.examples >= 1 and "no counterexample" in report.detail

@@ -51,6 +51,24 @@ def test_a_failure_is_rechecked_and_reported_only_if_it_survives():
     assert persistent.verdict == "fails" and persistent.counterexample["rechecked"]["first_verdicts"] == ["fails"]
 
 
+def test_a_failure_is_confirmed_case_by_case():
+    """The re-check confirms the cases the first measurement flagged: a case that held and fails only on the
+    re-check's fresh draws is inconclusive (its first signal), one that failed twice fails (stop 34: the
+    zfb-fixed-point Monte Carlo false failure, a first failure at N = 3 and a re-check failure at N = 2)."""
+    def measure(flagged_first, flagged_again):
+        def cases(q):
+            flagged = flagged_again if q["recheck"] else flagged_first
+            return Measurement([Case(label, {"gap": 1.0 if label in flagged else 0.0}) for label in ("a", "b")])
+        return cases
+    moved = run_check(_claim(measure({"a"}, {"b"}), recheck={}), "numeric")
+    assert moved.verdict == "inconclusive" and moved.counterexample is None
+    assert [case["verdict"] for case in moved.cases] == ["holds", "inconclusive"]
+    assert "failed only at the re-check" in moved.detail
+    confirmed = run_check(_claim(measure({"a"}, {"a", "b"}), recheck={}), "numeric")
+    assert confirmed.verdict == "fails" and confirmed.counterexample["case"] == "a"
+    assert [case["verdict"] for case in confirmed.cases] == ["fails", "inconclusive"]
+
+
 def test_counterexample_records_conditions_and_paper_failures_outside_them_are_not_errata():
     def measure(q):
         return Measurement([Case("edge", {"gap": 1.0}, {"step_fraction": q["d"] / 2})])
