@@ -177,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "gives each claim's fuzz levels)")
     search.add_argument("--log", default=None, metavar="FILE",
                         help="append one JSON line per example checked (parameters, seed, verdict, severity)")
+    calibrate = sub.add_parser("calibrate", help="a statistical level's false-alarm rate: its first measurement at "
+                                                 "one instance on many disjoint draws, against its rule's α",
+                               epilog_factory=claims_epilog, allow_abbrev=False)
+    calibrate.add_argument("claim", help="a claim id from `proofs-check list`")
+    calibrate.add_argument("--level", choices=LEVELS, default="montecarlo",
+                           help="a Monte Carlo or pretraining training level")
+    calibrate.add_argument("--draws", type=int, default=200,
+                           help="independent draws (the rate's interval narrows as 1/√draws; 1000 resolve a rate "
+                                "~4x an α of 0.1%%)")
+    calibrate.add_argument("--seed", type=int, default=0, help="master seed: the instance (covariance, target)")
+    calibrate.add_argument("--quick", action="store_true", help="CI-sized samples and training")
+    calibrate.add_argument("--json", action="store_true", help="print the report as one JSON object")
     for name, command in sub.choices.items():
         if name != "list":   # also after the command (`verify X --threads 2`), where users put it; SUPPRESS keeps
             # the value given before the command when none is given after it
@@ -289,6 +301,19 @@ def _mutate(args) -> int:
     return 1 if report.survivors or report.misdeclared else 0
 
 
+def _calibrate(args, extra: list[str]) -> int:
+    """The report's lines (or ``--json``); exit 1 when a case fails more often than its rule's α by its interval."""
+    from proofs_check.calibration import calibrate
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        progress = lambda done: print(f"\r{done}/{args.draws} draws", end="", file=sys.stderr, flush=True)   # noqa
+    report = calibrate(args.claim, args.level, args.draws, args.seed, args.quick, claim_overrides(extra), progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else "\n".join(report.lines()))
+    return 1 if report.over_nominal else 0
+
+
 def _figure(args) -> int:
     from figures import make_figure
     from proofs_check.registry import check_seed
@@ -379,7 +404,7 @@ def _run_command(args, extra) -> int:
             from numerics.threads import configure
             large = args.command == "figure" and not args.small   # paper-scale figures: every core by default
             configure(args.threads, "large" if large else "small")
-        if extra and args.command not in ("verify", "all"):
+        if extra and args.command not in ("verify", "all", "calibrate"):
             raise ValidationError(f"unrecognised arguments: {' '.join(extra)}")
         if args.command == "list":
             return _list(args.json)
@@ -387,6 +412,8 @@ def _run_command(args, extra) -> int:
             return _fuzz(args)
         if args.command == "mutate":
             return _mutate(args)
+        if args.command == "calibrate":
+            return _calibrate(args, extra)
         if args.command == "figure":
             return _figure(args)
         if args.command == "report":

@@ -83,11 +83,14 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
 
     The re-check before a failure is reported (Level.recheck) re-runs this with more samples and,
     through ``params['recheck']``, a fresh stream; the fuzzer's replication (Level.replicate, with
-    ``params['replication']``) another."""
+    ``params['replication']``) another; ``params['calibration_draw']`` = k (proofs_check.calibration) the k-th of
+    many more."""
     theory = np.asarray(theory, dtype=float).ravel()
     samples = int(params["samples"])
     names = stream
-    if params.get("replication"):
+    if params.get("calibration_draw") is not None:   # proofs_check.calibration: draw k of many disjoint streams
+        names = (*stream, "calibration", str(int(params["calibration_draw"])))
+    elif params.get("replication"):
         names = (*stream, "replication")
     elif params.get("recheck"):
         names = (*stream, "recheck")

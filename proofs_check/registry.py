@@ -181,7 +181,8 @@ def _rule_for(level: Level, case):
     return level.rule
 
 
-def _judge(level: Level, measurement) -> list[tuple]:
+def judge_cases(level: Level, measurement) -> list[tuple]:
+    """[(case, its rule, the rule's Judgement)] for every case of ``measurement``, in order."""
     out = []
     for case in measurement.cases:
         rule = _rule_for(level, case)
@@ -202,7 +203,7 @@ def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool, re
     measurement = level.measure({**params, **extra, "recheck": recheck})
     if not measurement.cases:
         raise RuntimeError(f"claim '{claim.id}': the measurement returned no case")
-    return measurement, _judge(level, measurement), extra
+    return measurement, judge_cases(level, measurement), extra
 
 
 UNCONFIRMED = ("failed only at the re-check: this case held at the first measurement, so the re-check is its "

@@ -173,7 +173,9 @@ def _ladder(derived, claimed, inputs, condition, label, q, context, rule="ladder
 
 def _training_stream(q, name: str) -> str:
     """The trained runs' stream: a re-check (twice the seeds) draws fresh ones, not the first runs again, and the
-    fuzzer's replication (Level.replicate) another."""
+    fuzzer's replication (Level.replicate) another, and a calibration draw (proofs_check.calibration) its own."""
+    if q.get("calibration_draw") is not None:
+        return f"{name} calibration {int(q['calibration_draw'])}"
     if q.get("replication"):
         return f"{name} replication"
     return f"{name} recheck" if q.get("recheck") else name
