@@ -6,8 +6,8 @@ the per-prompt quantities here are products of Gaussians whose tails are heavy a
 ``zfb-fixed-point``'s Monte Carlo level at d = 4, n = 2-3 failed in 0.2-0.37% of independent draws against its
 nominal 0.1% (stop 34). ``calibrate`` measures that rate for any level whose measurement can be re-drawn: the same
 instance (claim parameters and master seed: the covariance, the target) measured on ``draws`` disjoint random
-streams (``params['calibration_draw']``: measures.monte_carlo, and the pretraining trainings' streams), each judged
-once, as a first measurement is (no re-check). Run it where the claim holds (the printed formula agrees with our
+streams (``params['calibration_draw']``, honoured by measures.draw_stream and measures.noise_seed: every Monte Carlo
+level, and the pretraining trainings), each judged once, as a first measurement is (no re-check). Run it where the claim holds (the printed formula agrees with our
 derivation there), so every failure it counts is a false alarm.
 
 A reported failure needs the same case to fail on the re-check's fresh draws too
@@ -123,8 +123,14 @@ def _quantiles(values: list) -> dict:
 
 
 def _nominal(rule) -> float | None:
+    """The rule's rate of failing where the claim holds, where it states one: α (ZTest, TrainedMatch), or a paired
+    interval's lower tail (1 - confidence) / 2 (PairedCI fails when its interval lies below 0: at a zero effect at
+    that rate, less often where the claimed effect is there). None for a fixed tolerance (AtMost: no stated rate)."""
     alpha = getattr(rule, "alpha", None)
-    return float(alpha) if alpha is not None else None
+    if alpha is not None:
+        return float(alpha)
+    confidence = getattr(rule, "confidence", None)
+    return (1 - float(confidence)) / 2 if confidence is not None else None
 
 
 def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: int = 0, quick: bool = False,

@@ -13,6 +13,25 @@ montecarlo = lazy_module("numerics.montecarlo")   # torch: imported by the first
 derivations_module = lazy_module("theory.derivation")   # sympy: imported by the first symbolic measurement
 
 
+def draw_stream(params: dict, *names: str) -> tuple:
+    """The names of a measurement's random stream, one family of draws per role, pairwise disjoint: the check's
+    (``names``), its re-check's (``params['recheck']``), the fuzzer's replication's (``params['replication']``) and
+    calibration draw k's (``params['calibration_draw']``, proofs_check.calibration). For numerics.streams."""
+    if params.get("calibration_draw") is not None:
+        return (*names, "calibration", str(int(params["calibration_draw"])))
+    if params.get("replication"):
+        return (*names, "replication")
+    return (*names, "recheck") if params.get("recheck") else names
+
+
+def noise_seed(params: dict) -> int:
+    """The seed of a level whose master seed draws only noise and whose re-check re-uses it with more runs (the
+    Appendix B levels): the master seed, or for calibration draw k a seed of its own."""
+    if params.get("calibration_draw") is None:
+        return params["seed"]
+    return stream_seed(params["seed"], *draw_stream(params))
+
+
 def identities(derivations, label: str, **context) -> Case:
     """Every identity (derived - claimed) of every derivation, simplified; for rules.Identity.
     ``context`` should record the explicit sizes the derivation used (e.g. ``d=2``)."""
@@ -87,14 +106,7 @@ def monte_carlo(sample, theory, params: dict, label: str, stream: tuple, scale: 
     many more."""
     theory = np.asarray(theory, dtype=float).ravel()
     samples = int(params["samples"])
-    names = stream
-    if params.get("calibration_draw") is not None:   # proofs_check.calibration: draw k of many disjoint streams
-        names = (*stream, "calibration", str(int(params["calibration_draw"])))
-    elif params.get("replication"):
-        names = (*stream, "replication")
-    elif params.get("recheck"):
-        names = (*stream, "recheck")
-    result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *names))
+    result = montecarlo.estimate_mean(sample, samples, seed=stream_seed(params["seed"], *draw_stream(params, *stream)))
     mean, stderr = np.asarray(result.mean).ravel(), np.asarray(result.stderr).ravel()
     norm = float(np.linalg.norm(theory))
     reference = scale if scale is not None else float(np.max(np.abs(theory)))

@@ -62,3 +62,19 @@ def test_cli_calibrate_prints_each_case_and_errors_in_one_line(capsys):
     assert "does not re-draw" in capsys.readouterr().err
     assert main(["calibrate", "wishart-moment", "--draws", "2", "--d", "0"]) == 2
     assert "parameter '--d'" in capsys.readouterr().err
+
+
+def test_each_role_draws_a_stream_of_its_own():
+    from proofs_check.measures import draw_stream, noise_seed
+    roles = [{}, {"recheck": True}, {"recheck": True, "replication": True}, {"calibration_draw": 0},
+             {"calibration_draw": 1, "recheck": False}]
+    names = [draw_stream({"seed": 0, **role}, "x") for role in roles]
+    assert names[0] == ("x",) and len(set(names)) == len(names)
+    seeds = {noise_seed({"seed": 7, **role}) for role in ({}, {"calibration_draw": 0}, {"calibration_draw": 1})}
+    assert len(seeds) == 3 and noise_seed({"seed": 7, "recheck": True}) == 7   # a re-check adds runs to the same seed
+
+
+def test_a_paired_level_is_calibrated_against_its_lower_tail():
+    """insight-3 (rules.PairedCI at 95%) fails only when its interval lies below 0: at most 2.5% where it holds."""
+    report = calibrate("insight-3", draws=2, quick=True)
+    assert [case.nominal for case in report.cases] == pytest.approx([0.025] * len(report.cases))

@@ -72,7 +72,8 @@ def _sizes_param(default: str) -> Param:
 def thmb1_montecarlo(q):
     dims, cases = _sizes(q["sizes"]), []
     for beta in BETAS:
-        values = experiment.thm_b1_gaps(beta, dims, q["gamma_ratio"], RHO, q["eta"], q["r"], q["runs"], q["seed"])
+        values = experiment.thm_b1_gaps(beta, dims, q["gamma_ratio"], RHO, q["eta"], q["r"], q["runs"],
+                                         measures.noise_seed(q))
         reached = next((d for d, g in zip(dims, values["gaps"]) if g <= 0.03), None)
         cases.append(Case(f"β={beta}: F = {values['F']:.4g}; |Err - F|/F at d = {dims}: "
                           f"{[f'{g:.3g}' for g in values['gaps']]}",
@@ -182,7 +183,7 @@ def _worst_term(found: dict, terms: tuple = JUDGED_TERMS) -> tuple:
 def thmb1_corrected_montecarlo(q):
     dims, cases = _sizes(q["sizes"]), []
     for beta, gamma_ratio, r in _corrected_combinations(q):
-        found = appendix.part_gaps(beta, dims, gamma_ratio, RHO, q["eta"], r, q["runs"], q["seed"])
+        found = appendix.part_gaps(beta, dims, gamma_ratio, RHO, q["eta"], r, q["runs"], measures.noise_seed(q))
         corrected, printed = found["gaps"]["corrected"], found["gaps"]["printed"]
         parts = {part: [round(g, 5) for g in corrected[part]] for part in appendix.PART_NAMES}
         worst, gap, error = _worst_term(found)

@@ -392,9 +392,8 @@ def _os_setup(q):
 def _run_seed(q) -> int:
     """The seed of the trained runs: a re-check (twice the runs) draws a fresh stream, not the first runs again, and
     the fuzzer's replication (Level.replicate) another; the shift, drawn from the master seed, stays the same."""
-    if q.get("replication"):
-        return stream_seed(q["seed"], "replication")
-    return stream_seed(q["seed"], "recheck") if q.get("recheck") else q["seed"]
+    names = measures.draw_stream(q)
+    return stream_seed(q["seed"], *names) if names else q["seed"]
 
 
 # insight-3 draws its thousands of runs in blocks of this many (numerics.experiments.outcome.data_sizes): the
@@ -598,7 +597,7 @@ def policy_montecarlo(q):
             baseline=baseline, antithetic=True, **context))
         variances[baseline] = experiment.reinforce_variance(
             s, w, v, k, POLICY_STD, ACTIONS, 2000, baseline,
-            torch_generator(q["seed"], "rl variance", name, *(("replication",) if q.get("replication") else ())))
+            torch_generator(q["seed"], *measures.draw_stream({**q, "recheck": False}, "rl variance", name)))
     for case in cases:
         case.rule = "unbiased"
     cases.append(Case("the leave-one-out baseline lowers the variance",

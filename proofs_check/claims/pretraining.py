@@ -174,11 +174,7 @@ def _ladder(derived, claimed, inputs, condition, label, q, context, rule="ladder
 def _training_stream(q, name: str) -> str:
     """The trained runs' stream: a re-check (twice the seeds) draws fresh ones, not the first runs again, and the
     fuzzer's replication (Level.replicate) another, and a calibration draw (proofs_check.calibration) its own."""
-    if q.get("calibration_draw") is not None:
-        return f"{name} calibration {int(q['calibration_draw'])}"
-    if q.get("replication"):
-        return f"{name} replication"
-    return f"{name} recheck" if q.get("recheck") else name
+    return " ".join(measures.draw_stream(q, name))
 
 
 # A failure is re-measured on twice the seeds and four times the steps (the optimiser's analogue of raising the

@@ -526,7 +526,7 @@ def prop43_montecarlo(q):
     sigma0, a = _population_inputs(q)
     sizes = [q["d"] * f for f in PROP43_SIZES]
     # a re-check draws a fresh stream (and 4x the runs): the same draws would repeat a noisy slope
-    stream = ("prop-4.3", "recheck") if q.get("recheck") else ("prop-4.3",)
+    stream = measures.draw_stream(q, "prop-4.3")
     per_run = experiment.population_gaps(sigma0, a, q["n"], q["eta"], sizes, q["runs"], q["seed"], stream)
     gaps = per_run.mean(0)
     slope = float(np.polyfit(np.log(sizes), np.log(gaps), 1)[0])
@@ -681,7 +681,7 @@ def hardness_montecarlo(q):
     allocations = experiment.hardness_allocations(setup)
     context = _hardness_context(q, setup, allocations, q["n"])
     sizes = [q["B"]] if q["B"] else [max(1, q["d"] // 2), 2 * q["d"], 4 * q["d"]]
-    names = ("hardness", "recheck") if q["recheck"] else ("hardness",)
+    names = measures.draw_stream(q, "hardness")
     cases, record = [], {}
     for prompts in sizes:
         errors = experiment.selection_errors(setup, allocations, q["n"], prompts, q["runs"], q["seed"], names)
@@ -785,7 +785,7 @@ def scaling_montecarlo(q):
     cases, curves = [], {}
     common = {"d": d, "m": m, "n_for_B_curves": n, "rho": RHO, "runs": runs}
     for r in (0.0, 0.01, 0.1):
-        per_run = experiment.scaling_curve(BlockSetup(d, m, RHO, q["eta"], r), n, sizes, runs, q["seed"],
+        per_run = experiment.scaling_curve(BlockSetup(d, m, RHO, q["eta"], r), n, sizes, runs, measures.noise_seed(q),
                                            ("sft-data-scaling", f"r={r}"))               # (runs, sizes)
         curve = per_run.mean(0)
         curves[f"r={r}"] = dict(zip(sizes, curve.tolist()))
@@ -810,7 +810,7 @@ def scaling_montecarlo(q):
     lengths = sorted({int(x) for x in np.geomspace(max(2, d // 20), 10 * d, 12)})
     small_b = max(1, d // 8)
     setup = BlockSetup(d, m, RHO, q["eta"], 0.01)
-    by_length = np.stack([experiment.scaling_curve(setup, length, [small_b], runs, q["seed"],
+    by_length = np.stack([experiment.scaling_curve(setup, length, [small_b], runs, measures.noise_seed(q),
                                                    ("sft-data-scaling", "error vs n", f"n={length}"))[:, 0]
                           for length in lengths], axis=1)                                   # (runs, lengths)
     errors = by_length.mean(0)
