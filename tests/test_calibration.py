@@ -78,3 +78,9 @@ def test_a_paired_level_is_calibrated_against_its_lower_tail():
     """insight-3 (rules.PairedCI at 95%) fails only when its interval lies below 0: at most 2.5% where it holds."""
     report = calibrate("insight-3", draws=2, quick=True)
     assert [case.nominal for case in report.cases] == pytest.approx([0.025] * len(report.cases))
+
+
+def test_the_package_api_takes_the_claims_parameters_by_name():
+    import proofs_check
+    report = proofs_check.calibrate("pretrain-optimum-derived", draws=2, quick=True, n=3, d=2)
+    assert report.params["n"] == 3 and report.params["d"] == 2 and report.draws == 2
