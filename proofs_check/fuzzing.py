@@ -46,6 +46,15 @@ def _severity(result) -> float:
     return min(float(result.severity), 1e12)
 
 
+def _same_case_fails(first: list[dict], again: list[dict]) -> bool:
+    """Whether a case that failed in ``first`` fails ``again`` (CheckResult.cases): matched by position where both
+    have as many cases (labels may carry measured values), else by label."""
+    if len(first) == len(again):
+        return any(a["verdict"] == b["verdict"] == "fails" for a, b in zip(first, again))
+    failed = {case["label"] for case in first if case["verdict"] == "fails"}
+    return any(case["verdict"] == "fails" and case["label"] in failed for case in again)
+
+
 def _example_log(path):
     """A function recording one example per JSON line in ``path`` (appended, flushed), or doing nothing. The path
     is tried before the search starts: an unwritable one is a one-line error, not a failure inside hypothesis."""
@@ -149,8 +158,7 @@ def fuzz(claim_id: str, examples: int | None = None, claim=None, log=None, level
     report.counterexample = {**params, "seed": seed}
     # confirmed where the same case fails again (registry._unconfirmed_as_inconclusive: another case failing on
     # fresh draws is a first signal of its own)
-    failed_first = {case["label"] for case in first.cases if case["verdict"] == "fails"}
-    report.confirmed = any(case["verdict"] == "fails" and case["label"] in failed_first for case in recheck.cases)
+    report.confirmed = _same_case_fails(first.cases, recheck.cases)
     report.reproduce = recheck.reproduce
     report.replicated = replicate
     how = (f"Replication on fresh draws ({recheck.record['replication']})" if replicate

@@ -219,12 +219,17 @@ def _unconfirmed_as_inconclusive(first: list[tuple], rechecked: list[tuple]) -> 
     heavier than its reference (zfb-fixed-point's Monte Carlo at n = 3: products of six Gaussians, max |z| beyond
     its Bonferroni bound in 0.2-0.4% of 20k-sample draws against the nominal 0.1%, measured; it failed at N = 3
     and then, on the re-check, at N = 2). A case first judged inconclusive (an optimiser not yet converged) and
-    then failing is confirmed by the re-check's larger sizes, and a case with no first counterpart (matched by
-    label) keeps its failure."""
-    verdict_of = {case.label: judgement.verdict for case, _, judgement in first}
+    then failing is confirmed by the re-check's larger sizes. Cases are matched by position where both
+    measurements have as many (the same measurement in the same order; some labels carry measured values, e.g.
+    `hardness`'s errors), else by label; a case with no first counterpart keeps its failure."""
+    if len(first) == len(rechecked):
+        first_verdicts = [judgement.verdict for _, _, judgement in first]
+    else:
+        verdict_of = {case.label: judgement.verdict for case, _, judgement in first}
+        first_verdicts = [verdict_of.get(case.label) for case, _, _ in rechecked]
     out = []
-    for case, rule, judgement in rechecked:
-        if judgement.verdict == "fails" and verdict_of.get(case.label) == "holds":
+    for (case, rule, judgement), first_verdict in zip(rechecked, first_verdicts):
+        if judgement.verdict == "fails" and first_verdict == "holds":
             judgement = Judgement("inconclusive", judgement.discrepancy, judgement.tolerance,
                                   f"{judgement.detail} [{UNCONFIRMED}]", judgement.extra, judgement.severity)
         out.append((case, rule, judgement))

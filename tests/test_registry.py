@@ -69,6 +69,14 @@ def test_a_failure_is_confirmed_case_by_case():
     assert [case["verdict"] for case in confirmed.cases] == ["fails", "inconclusive"]
 
 
+def test_cases_are_matched_by_position_when_their_labels_carry_measured_values():
+    def measure(q):   # "a" fails first, "b" only on the re-check; each label shows its measured value, as hardness's do
+        gaps = (0.0, 1.0) if q["recheck"] else (1.0, 0.0)
+        return Measurement([Case(f"{name}: gap {gap}", {"gap": gap}) for name, gap in zip("ab", gaps)])
+    result = run_check(_claim(measure, recheck={}), "numeric")
+    assert result.verdict == "inconclusive" and result.counterexample is None
+
+
 def test_counterexample_records_conditions_and_paper_failures_outside_them_are_not_errata():
     def measure(q):
         return Measurement([Case("edge", {"gap": 1.0}, {"step_fraction": q["d"] / 2})])
