@@ -101,7 +101,8 @@ class CalibrationReport:
         for case in self.cases:
             low, high = case.interval(self.draws)
             nominal = "" if case.nominal is None else f" vs nominal {100 * case.nominal:.3g}%"
-            quantiles = _quantiles(case.severities)
+            quantiles = {key: math.nan if value is None else value
+                         for key, value in _quantiles(case.severities).items()}
             out.append(f"  {case.label}: failed {case.failures} of {self.draws} = {100 * case.rate(self.draws):.3g}% "
                        f"(95% {100 * low:.2g}–{100 * high:.2g}%){nominal}: {case.status(self.draws)}; "
                        f"discrepancy/tolerance median {quantiles['0.5']:.3g}, 99% {quantiles['0.99']:.3g}, "
@@ -116,8 +117,8 @@ class CalibrationReport:
 
 def _quantiles(values: list) -> dict:
     finite = sorted(v for v in values if v is not None and math.isfinite(v))
-    if not finite:
-        return {key: math.nan for key in ("0.5", "0.9", "0.99", "1.0")}
+    if not finite:   # None, not NaN: the --json output stays valid JSON
+        return {key: None for key in ("0.5", "0.9", "0.99", "1.0")}
     pick = lambda q: finite[min(len(finite) - 1, int(q * len(finite)))]   # noqa: E731
     return {"0.5": pick(0.5), "0.9": pick(0.9), "0.99": pick(0.99), "1.0": finite[-1]}
 

@@ -244,9 +244,8 @@ def run_check(claim: Claim, level_name: str, seed: int = 0, quick: bool = False,
     before it is reported, and a failure is reported only for a case that failed (or was inconclusive) at the
     first measurement and fails again (:func:`_unconfirmed_as_inconclusive`); a failure of a ``paper`` claim
     whose case lies outside the paper's conditions is reported ``inconclusive``: it says nothing against the
-    paper. ``replicate=True`` measures
-    once on the level's independent replication (``Level.replicate``: fresh draws of the same instance), the
-    fuzzer's confirmation of a counterexample it selected."""
+    paper. ``replicate=True`` measures once on the level's independent replication (``Level.replicate``: fresh
+    draws of the same instance), the fuzzer's confirmation of a counterexample it selected."""
     overrides = dict(overrides or {})
     if level_name not in LEVELS:   # a misspelt level would read as a silent "unchecked"
         raise ValidationError(f"parameter 'level': must be one of {list(LEVELS)}, got {level_name!r}")
