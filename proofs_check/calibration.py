@@ -6,9 +6,9 @@ the per-prompt quantities here are products of Gaussians whose tails are heavy a
 ``zfb-fixed-point``'s Monte Carlo level at d = 4, n = 2-3 failed in 0.2-0.37% of independent draws against its
 nominal 0.1% (stop 34). ``calibrate`` measures that rate for any level whose measurement can be re-drawn: the same
 instance (claim parameters and master seed: the covariance, the target) measured on ``draws`` disjoint random
-streams (``params['calibration_draw']``, honoured by measures.draw_stream and measures.noise_seed: every Monte Carlo
-level, and the pretraining trainings), each judged once, as a first measurement is (no re-check). Run it where the claim holds (the printed formula agrees with our
-derivation there), so every failure it counts is a false alarm.
+streams (``params['calibration_draw']``, honoured by measures.draw_stream and measures.noise_seed: every Monte
+Carlo level, and the pretraining trainings), each judged once, as a first measurement is (no re-check). Run it where
+the claim holds (the printed formula agrees with our derivation there), so every failure it counts is a false alarm.
 
 A reported failure needs the same case to fail on the re-check's fresh draws too
 (registry._unconfirmed_as_inconclusive), so the level's rate of false *reports* is about Σ_case p_case × p'_case,
