@@ -72,6 +72,7 @@ class CalibrationReport:
     draws: int
     cases: list[CaseCalibration]
     level_failures: int
+    first_values: str = field(default="", repr=False)   # draw 0's values, to tell a level that does not re-draw
 
     @property
     def over_nominal(self) -> bool:
@@ -115,6 +116,18 @@ class CalibrationReport:
         return out
 
 
+class CalibrationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``calibrate``: ``partial`` is the report over the draws that finished (None before the first)."""
+
+    def __init__(self, partial: CalibrationReport | None):
+        done = 0 if partial is None else partial.draws
+        super().__init__(f"after {done} draws" + ("" if partial is None else ": the report above covers them"))
+        self.partial = partial
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def _quantiles(values: list) -> dict:
     finite = sorted(v for v in values if v is not None and math.isfinite(v))
     if not finite:   # None, not NaN: the --json output stays valid JSON
@@ -147,24 +160,38 @@ def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: 
         raise ValidationError(f"parameter 'draws': must be an integer >= 2, got {draws!r}")
     spec = claim.levels[level]
     params = resolve_params(claim, dict(overrides or {}), seed, quick, spec)
-    report, first_values = None, None
-    for draw in range(draws):
-        measurement = spec.measure({**params, "recheck": False, "calibration_draw": draw})
-        judged = judge_cases(spec, measurement)
-        values = [case.values for case, _, _ in judged]
-        if draw == 0:
-            first_values = values
-            report = CalibrationReport(claim.id, level, params, draws,
-                                       [CaseCalibration(case.label, _nominal(rule)) for case, rule, _ in judged], 0)
-        elif draw == 1 and repr(values) == repr(first_values):
-            raise ValidationError(f"claim '{claim.id}', level '{level}': two draws measured the same values; its "
-                                  f"measurement does not re-draw (it ignores 'calibration_draw'), so it cannot be "
-                                  f"calibrated")
-        for case, (_, _, judgement) in zip(report.cases, judged):
-            case.failures += judgement.verdict == "fails"
-            case.inconclusive += judgement.verdict == "inconclusive"
-            case.severities.append(judgement.severity)
-        report.level_failures += any(j.verdict == "fails" for _, _, j in judged)
-        if progress is not None:
-            progress(draw + 1)
+    report, done = None, 0
+    try:
+        for draw in range(draws):
+            report = _add_draw(claim, level, spec, params, draws, draw, report)
+            done = draw + 1
+            if progress is not None:
+                progress(done)
+    except KeyboardInterrupt:   # a long campaign keeps what it measured: the finished draws' report
+        if report is not None:
+            report.draws = done
+        raise CalibrationInterrupted(report if done else None) from None
+    return report
+
+
+def _add_draw(claim, level: str, spec, params: dict, draws: int, draw: int,
+              report: CalibrationReport | None) -> CalibrationReport:
+    """Measure and judge draw ``draw`` and count it into ``report`` (made at draw 0); refuse a level whose second
+    draw repeats its first."""
+    measurement = spec.measure({**params, "recheck": False, "calibration_draw": draw})
+    judged = judge_cases(spec, measurement)
+    values = repr([case.values for case, _, _ in judged])
+    if draw == 0:
+        report = CalibrationReport(claim.id, level, params, draws,
+                                   [CaseCalibration(case.label, _nominal(rule)) for case, rule, _ in judged], 0)
+        report.first_values = values
+    elif draw == 1 and values == report.first_values:
+        raise ValidationError(f"claim '{claim.id}', level '{level}': two draws measured the same values; its "
+                              f"measurement does not re-draw (it ignores 'calibration_draw'), so it cannot be "
+                              f"calibrated")
+    for case, (_, _, judgement) in zip(report.cases, judged):
+        case.failures += judgement.verdict == "fails"
+        case.inconclusive += judgement.verdict == "inconclusive"
+        case.severities.append(judgement.severity)
+    report.level_failures += any(j.verdict == "fails" for _, _, j in judged)
     return report

@@ -304,11 +304,19 @@ def _mutate(args) -> int:
 
 def _calibrate(args, extra: list[str]) -> int:
     """The report's lines (or ``--json``); exit 1 when a case fails more often than its rule's α by its interval."""
-    from proofs_check.calibration import calibrate
+    from proofs_check.calibration import CalibrationInterrupted, calibrate
     progress = None
     if not args.json and sys.stderr.isatty():
         progress = lambda done: print(f"\r{done}/{args.draws} draws", end="", file=sys.stderr, flush=True)   # noqa
-    report = calibrate(args.claim, args.level, args.draws, args.seed, args.quick, claim_overrides(extra), progress)
+    try:
+        report = calibrate(args.claim, args.level, args.draws, args.seed, args.quick, claim_overrides(extra), progress)
+    except CalibrationInterrupted as stop:   # the finished draws' report, then main's one line and exit 130
+        if progress is not None:
+            print(file=sys.stderr)
+        if stop.partial is not None:
+            print(json.dumps(stop.partial.to_dict(), indent=2, ensure_ascii=False) if args.json
+                  else "\n".join(stop.partial.lines()), flush=True)
+        raise
     if progress is not None:
         print(file=sys.stderr)
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else "\n".join(report.lines()))

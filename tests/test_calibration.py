@@ -84,3 +84,23 @@ def test_the_package_api_takes_the_claims_parameters_by_name():
     import proofs_check
     report = proofs_check.calibrate("pretrain-optimum-derived", draws=2, quick=True, n=3, d=2)
     assert report.params["n"] == 3 and report.params["d"] == 2 and report.draws == 2
+
+
+def test_ctrl_c_keeps_the_finished_draws(monkeypatch, capsys):
+    """A long campaign interrupted at draw 3 reports the three draws it finished (and exits 130 from the CLI)."""
+    from proofs_check import calibration
+
+    def measure(q):
+        if q["calibration_draw"] == 3:
+            raise KeyboardInterrupt
+        return Measurement.single("x", z=float(q["calibration_draw"]), entries=1)
+    claim = Claim(id="test-interrupted", source="test", statement="x", kind="operationalisation", params=(),
+                  levels={"montecarlo": Level(measure, rules.ZTest())})
+    with pytest.raises(calibration.CalibrationInterrupted) as stop:
+        calibrate("test-interrupted", draws=10, claim=claim)
+    assert stop.value.partial.draws == 3 and stop.value.partial.cases[0].failures == 0
+    assert "after 3 draws" in str(stop.value)
+    monkeypatch.setattr(calibration, "get_claim", lambda claim_id: claim)
+    assert main(["calibrate", "test-interrupted", "--draws", "10"]) == 130
+    captured = capsys.readouterr()
+    assert "3 independent draws" in captured.out and "interrupted: after 3 draws" in captured.err
