@@ -47,12 +47,11 @@ def _severity(result) -> float:
 
 
 def _same_case_fails(first: list[dict], again: list[dict]) -> bool:
-    """Whether a case that failed in ``first`` fails ``again`` (CheckResult.cases): matched by position where both
-    have as many cases (labels may carry measured values), else by label."""
-    if len(first) == len(again):
-        return any(a["verdict"] == b["verdict"] == "fails" for a, b in zip(first, again))
-    failed = {case["label"] for case in first if case["verdict"] == "fails"}
-    return any(case["verdict"] == "fails" and case["label"] in failed for case in again)
+    """Whether a case that failed in ``first`` fails ``again`` (CheckResult.cases, matched as the registry's
+    re-check matches them: registry.first_verdicts_of)."""
+    from proofs_check.registry import first_verdicts_of
+    earlier = first_verdicts_of([(case["label"], case["verdict"]) for case in first], [case["label"] for case in again])
+    return any(case["verdict"] == "fails" and verdict == "fails" for case, verdict in zip(again, earlier))
 
 
 def _example_log(path):

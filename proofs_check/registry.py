@@ -206,6 +206,16 @@ def _run_measurement(claim: Claim, level: Level, params: dict, recheck: bool, re
     return measurement, judge_cases(level, measurement), extra
 
 
+def first_verdicts_of(first: list[tuple[str, str]], labels: list[str]) -> list[str | None]:
+    """For each case of a second measurement (its ``labels``), the verdict its counterpart had in the first
+    (``first``: (label, verdict) per case): by position where both have as many cases (the same measurement in the
+    same order; some labels carry measured values, e.g. `hardness`'s errors), else by label (None: no counterpart)."""
+    if len(first) == len(labels):
+        return [verdict for _, verdict in first]
+    verdict_of = dict(first)
+    return [verdict_of.get(label) for label in labels]
+
+
 UNCONFIRMED = ("failed only at the re-check: this case held at the first measurement, so the re-check is its "
                "first signal, not its confirmation")
 
@@ -219,14 +229,10 @@ def _unconfirmed_as_inconclusive(first: list[tuple], rechecked: list[tuple]) -> 
     heavier than its reference (zfb-fixed-point's Monte Carlo at n = 3: products of six Gaussians, max |z| beyond
     its Bonferroni bound in 0.2-0.4% of 20k-sample draws against the nominal 0.1%, measured; it failed at N = 3
     and then, on the re-check, at N = 2). A case first judged inconclusive (an optimiser not yet converged) and
-    then failing is confirmed by the re-check's larger sizes. Cases are matched by position where both
-    measurements have as many (the same measurement in the same order; some labels carry measured values, e.g.
-    `hardness`'s errors), else by label; a case with no first counterpart keeps its failure."""
-    if len(first) == len(rechecked):
-        first_verdicts = [judgement.verdict for _, _, judgement in first]
-    else:
-        verdict_of = {case.label: judgement.verdict for case, _, judgement in first}
-        first_verdicts = [verdict_of.get(case.label) for case, _, _ in rechecked]
+    then failing is confirmed by the re-check's larger sizes. Cases are matched by :func:`first_verdicts_of`; a
+    case with no first counterpart keeps its failure."""
+    first_verdicts = first_verdicts_of([(case.label, judgement.verdict) for case, _, judgement in first],
+                                       [case.label for case, _, _ in rechecked])
     out = []
     for (case, rule, judgement), first_verdict in zip(rechecked, first_verdicts):
         if judgement.verdict == "fails" and first_verdict == "holds":
