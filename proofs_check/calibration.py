@@ -41,7 +41,7 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
 
 @dataclass
 class CaseCalibration:
-    """One case of the level over the draws: how often it failed, and its severities (discrepancy / tolerance)."""
+    """One case of the level over the draws: how often it failed, and its severities (Judgement.severity)."""
     label: str
     nominal: float | None          # the rule's α for this case (None: the rule states none)
     failures: int = 0
@@ -66,6 +66,8 @@ class CaseCalibration:
 
 @dataclass
 class CalibrationReport:
+    """A level's calibration at one instance: per case its failures over ``draws`` disjoint draws, and the level's."""
+
     claim: str
     level: str
     params: dict
@@ -106,7 +108,7 @@ class CalibrationReport:
                          for key, value in _quantiles(case.severities).items()}
             out.append(f"  {case.label}: failed {case.failures} of {self.draws} = {100 * case.rate(self.draws):.3g}% "
                        f"(95% {100 * low:.2g}–{100 * high:.2g}%){nominal}: {case.status(self.draws)}; "
-                       f"discrepancy/tolerance median {quantiles['0.5']:.3g}, 99% {quantiles['0.99']:.3g}, "
+                       f"severity (> 1: outside the rule) median {quantiles['0.5']:.3g}, 99% {quantiles['0.99']:.3g}, "
                        f"max {quantiles['1.0']:.3g}" + (f"; {case.inconclusive} inconclusive" if case.inconclusive
                                                          else ""))
         low, high = wilson_interval(self.level_failures, self.draws)
