@@ -29,7 +29,7 @@ from proofs_check.spec import LEVELS
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (no scipy: the toolkit never imports it); sound at 0 of n."""
     if trials < 1:
-        raise ValidationError("parameter 'draws': must be >= 1")
+        raise ValidationError("parameter 'trials': must be >= 1")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     share = successes / trials
     centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
@@ -159,7 +159,7 @@ def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: 
         raise ValidationError(f"parameter 'level': claim '{claim.id}' is measured at {sorted(claim.levels)}, "
                               f"got {level!r}")
     if not isinstance(draws, int) or draws < 2:
-        raise ValidationError(f"parameter 'draws': must be an integer >= 2, got {draws!r}")
+        raise ValidationError(f"parameter '--draws': must be an integer >= 2, got {draws!r}")
     spec = claim.levels[level]
     params = resolve_params(claim, dict(overrides or {}), seed, quick, spec)
     report, done = None, 0

@@ -13,7 +13,7 @@ def test_wilson_interval_matches_the_textbook_values():
     assert low == 0.0 and high == pytest.approx(3.8415 / 13.8415, rel=1e-4)        # z² / (n + z²) at 0 of n
     low, high = wilson_interval(5, 10)
     assert (low, high) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    with pytest.raises(ValidationError, match="draws"):
+    with pytest.raises(ValidationError, match="parameter 'trials'"):
         wilson_interval(0, 0)
 
 
@@ -48,7 +48,7 @@ def test_a_level_that_does_not_re_draw_is_refused_by_name():
                   levels={"montecarlo": Level(lambda q: Measurement.single("x", z=1.0, entries=1), rules.ZTest())})
     with pytest.raises(ValidationError, match="does not re-draw"):
         calibrate("test-fixed", draws=3, claim=claim)
-    with pytest.raises(ValidationError, match="parameter 'draws'"):
+    with pytest.raises(ValidationError, match="parameter '--draws'"):
         calibrate("test-fixed", draws=1, claim=claim)
 
 
