@@ -74,7 +74,14 @@ class CalibrationReport:
     draws: int
     cases: list[CaseCalibration]
     level_failures: int
-    first_values: str = field(default="", repr=False)   # draw 0's values, to tell a level that does not re-draw
+
+    def count(self, judged: list[tuple]) -> None:
+        """Add one draw's judgements (registry.judge_cases, its cases in this report's order)."""
+        for case, (_, _, judgement) in zip(self.cases, judged):
+            case.failures += judgement.verdict == "fails"
+            case.inconclusive += judgement.verdict == "inconclusive"
+            case.severities.append(judgement.severity)
+        self.level_failures += any(judgement.verdict == "fails" for _, _, judgement in judged)
 
     @property
     def over_nominal(self) -> bool:
@@ -162,10 +169,20 @@ def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: 
         raise ValidationError(f"parameter '--draws': must be an integer >= 2, got {draws!r}")
     spec = claim.levels[level]
     params = resolve_params(claim, dict(overrides or {}), seed, quick, spec)
-    report, done = None, 0
+    report, done, first_values = None, 0, None
     try:
         for draw in range(draws):
-            report = _add_draw(claim, level, spec, params, draws, draw, report)
+            judged = judge_cases(spec, spec.measure({**params, "recheck": False, "calibration_draw": draw}))
+            values = repr([case.values for case, _, _ in judged])
+            if draw == 0:
+                report = CalibrationReport(claim.id, level, params, draws, [
+                    CaseCalibration(case.label, _nominal(rule)) for case, rule, _ in judged], 0)
+                first_values = values
+            elif draw == 1 and values == first_values:
+                raise ValidationError(f"claim '{claim.id}', level '{level}': two draws measured the same values; "
+                                      f"its measurement does not re-draw (it ignores 'calibration_draw'), so it "
+                                      f"cannot be calibrated")
+            report.count(judged)
             done = draw + 1
             if progress is not None:
                 progress(done)
@@ -173,27 +190,4 @@ def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: 
         if report is not None:
             report.draws = done
         raise CalibrationInterrupted(report if done else None) from None
-    return report
-
-
-def _add_draw(claim, level: str, spec, params: dict, draws: int, draw: int,
-              report: CalibrationReport | None) -> CalibrationReport:
-    """Measure and judge draw ``draw`` and count it into ``report`` (made at draw 0); refuse a level whose second
-    draw repeats its first."""
-    measurement = spec.measure({**params, "recheck": False, "calibration_draw": draw})
-    judged = judge_cases(spec, measurement)
-    values = repr([case.values for case, _, _ in judged])
-    if draw == 0:
-        report = CalibrationReport(claim.id, level, params, draws,
-                                   [CaseCalibration(case.label, _nominal(rule)) for case, rule, _ in judged], 0)
-        report.first_values = values
-    elif draw == 1 and values == report.first_values:
-        raise ValidationError(f"claim '{claim.id}', level '{level}': two draws measured the same values; its "
-                              f"measurement does not re-draw (it ignores 'calibration_draw'), so it cannot be "
-                              f"calibrated")
-    for case, (_, _, judgement) in zip(report.cases, judged):
-        case.failures += judgement.verdict == "fails"
-        case.inconclusive += judgement.verdict == "inconclusive"
-        case.severities.append(judgement.severity)
-    report.level_failures += any(j.verdict == "fails" for _, _, j in judged)
     return report
