@@ -248,6 +248,18 @@ def test_prop43_montecarlo_d1_rank1_reports_no_false_counterexample():
 
 # --------------------------------------------------------------------------- power
 
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", ["pretrain-optimum", "pretrain-optimum-noisy", "mixture-optimum",
+                                      "zfb-fixed-point"])
+def test_pretraining_training_levels_detect_a_one_percent_misprint_at_full_size(claim_id):
+    """Issue #9's <= 1% at full size. At four seeds two of sixteen (claim, seed) pairs were above it
+    (mixture-optimum seed 0: 1.004%, zfb-fixed-point seed 3: 1.012%); the default is six since stop 35. Seeds
+    0-3, as measured then: 0.64-0.83%. A default back at four seeds fails here."""
+    claim = get_claim(claim_id)
+    effects = [run_check(claim, "training", seed=seed).record["min_detectable_effect"] for seed in range(4)]
+    assert max(effects) <= 0.01, effects
+
+
 def test_min_detectable_effect_definition():
     assert rules.min_detectable_effect(3.2905, 0.01) == pytest.approx((3.2905 + 0.8416) * 0.01, rel=1e-4)
     judged = rules.ZTest(1e-3).judge({"z": 0.0, "entries": 1, "relative_stderr": 0.01})
