@@ -42,11 +42,11 @@ def fuzz(claim_id: str, examples: int | None = None, log=None, level: str | None
     return run(claim_id, examples, log=log, level=level)
 
 
-def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: int = 0, quick: bool = False,
+def calibrate(claim_id: str, level: str | None = None, draws: int = 200, seed: int = 0, quick: bool = False,
               **overrides):
     """A statistical level's false-alarm rate at one instance (see :mod:`proofs_check.calibration`): its first
-    measurement on ``draws`` disjoint streams, each case's failure rate against its rule's α; ``overrides`` are the
-    claim's parameters (``n=3``)."""
+    measurement on ``draws`` disjoint streams, each case's failure rate against its rule's α; ``level`` by default
+    the claim's Monte Carlo level, else its training level; ``overrides`` are the claim's parameters (``n=3``)."""
     from proofs_check.calibration import calibrate as run
     return run(claim_id, level, draws, seed, quick, overrides)
 

@@ -156,14 +156,29 @@ def _nominal(rule) -> float | None:
     return (1 - float(confidence)) / 2 if confidence is not None else None
 
 
-def calibrate(claim_id: str, level: str = "montecarlo", draws: int = 200, seed: int = 0, quick: bool = False,
+STATISTICAL_LEVELS = ("montecarlo", "training")
+
+
+def default_level(claim) -> str:
+    """The level calibrated when none is named: the claim's Monte Carlo level, else its training level (a claim
+    measured at neither has nothing to calibrate: the error names ``--level``)."""
+    for level in STATISTICAL_LEVELS:
+        if claim.levels.get(level) is not None:
+            return level
+    raise ValidationError(f"parameter '--level': claim '{claim.id}' has no Monte Carlo or training level to "
+                          f"calibrate (it is measured at {sorted(claim.levels)})")
+
+
+def calibrate(claim_id: str, level: str | None = None, draws: int = 200, seed: int = 0, quick: bool = False,
               overrides: dict | None = None, progress=None, claim=None) -> CalibrationReport:
     """The level's first measurement at one instance on ``draws`` disjoint streams: each case's failure rate with
-    its 95% (Wilson) interval against the rule's α. Raises ValidationError for an unknown level, bad parameters, or a
+    its 95% (Wilson) interval against the rule's α. ``level``: by default the claim's Monte Carlo level, else its
+    training level (:func:`default_level`). Raises ValidationError for an unknown level, bad parameters, or a
     level whose measurement does not re-draw (two draws alike: it ignores ``calibration_draw``)."""
     claim = claim or get_claim(claim_id)
+    level = default_level(claim) if level is None else level
     if level not in LEVELS or claim.levels.get(level) is None:
-        raise ValidationError(f"parameter 'level': claim '{claim.id}' is measured at {sorted(claim.levels)}, "
+        raise ValidationError(f"parameter '--level': claim '{claim.id}' is measured at {sorted(claim.levels)}, "
                               f"got {level!r}")
     if not isinstance(draws, int) or draws < 2:
         raise ValidationError(f"parameter '--draws': must be an integer >= 2, got {draws!r}")

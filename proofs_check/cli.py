@@ -181,9 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "one instance on many disjoint draws, against its rule's α",
                                epilog_factory=claims_epilog, allow_abbrev=False)
     calibrate.add_argument("claim", help="a claim id from `proofs-check list`")
-    calibrate.add_argument("--level", choices=LEVELS, default="montecarlo",
+    calibrate.add_argument("--level", choices=LEVELS, default=None,
                            help="a level whose draws can be repeated: every Monte Carlo level, the pretraining "
-                                "trainings (others are refused by name)")
+                                "trainings (others are refused by name) (default: the claim's Monte Carlo level, "
+                                "else its training level)")
     calibrate.add_argument("--draws", type=int, default=200,
                            help="independent draws (the rate's interval narrows as 1/√draws; 1000 resolve a rate "
                                 "~4x an α of 0.1%%)")

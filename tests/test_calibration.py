@@ -52,12 +52,23 @@ def test_a_level_that_does_not_re_draw_is_refused_by_name():
         calibrate("test-fixed", draws=1, claim=claim)
 
 
+def test_the_default_level_is_the_monte_carlo_one_else_the_training_one():
+    from proofs_check.calibration import default_level
+    from proofs_check.registry import get_claim
+    assert default_level(get_claim("pretrain-optimum")) == "montecarlo"      # both: Monte Carlo first
+    assert default_level(get_claim("balance")) == "training"                 # training only
+    with pytest.raises(ValidationError, match="parameter '--level'.*no Monte Carlo or training level"):
+        default_level(get_claim("lsa-reduction"))
+
+
 def test_cli_calibrate_prints_each_case_and_errors_in_one_line(capsys):
     assert main(["calibrate", "wishart-moment", "--draws", "3", "--quick", "--d", "2", "--n", "4"]) == 0
     out = capsys.readouterr().out
     assert "3 independent draws" in out and "vs nominal 0.1%" in out and out.count("failed") >= 3
-    assert main(["calibrate", "lsa-reduction"]) == 2                       # no Monte Carlo level
-    assert "parameter 'level'" in capsys.readouterr().err
+    assert main(["calibrate", "lsa-reduction"]) == 2                       # no Monte Carlo or training level
+    assert "parameter '--level'" in capsys.readouterr().err
+    assert main(["calibrate", "wishart-moment", "--level", "training", "--draws", "2"]) == 2
+    assert "parameter '--level'" in capsys.readouterr().err
     assert main(["calibrate", "wishart-moment", "--level", "symbolic", "--draws", "2"]) == 2
     assert "does not re-draw" in capsys.readouterr().err
     assert main(["calibrate", "wishart-moment", "--draws", "2", "--d", "0"]) == 2
