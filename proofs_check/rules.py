@@ -159,7 +159,11 @@ class AtMost:
     def judge(self, values: dict) -> Judgement:
         value = values[self.key]
         ok = value is not None and math.isfinite(float(value)) and float(value) <= self.tolerance
-        severity = None
+        # Against a negative tolerance value / tolerance (Judgement's default) is inverted: prop-4.3's slope <= -0.35
+        # gave its holding slopes 1.4-1.6 and its failing ones < 1, steering the fuzzer away from failures. There:
+        # 1 + the excess in the tolerance's units, <= 1 inside (what value / tolerance is for a positive one).
+        severity = (1.0 + (float(value) - self.tolerance) / abs(self.tolerance)
+                    if self.tolerance < 0 and value is not None and math.isfinite(float(value)) else None)
         margin = values.get(self.margin_key) if self.margin_key else None
         if margin is not None and math.isfinite(float(margin)):
             # a count can fail while the margin rounds to the boundary: keep a failure above 1

@@ -112,6 +112,11 @@ def test_severity_exceeds_one_exactly_outside_the_rule():
     assert rules.AtMost("x", 2.0).judge({"x": 3.0}).severity == 1.5
     assert rules.AtLeast("m", 1.0).judge({"m": 2.0}).severity < 1 < rules.AtLeast("m", 1.0).judge({"m": 0.5}).severity
     assert rules.AtLeast("m", 0.0).judge({"m": -1.0}).severity > rules.AtLeast("m", 0.0).judge({"m": -0.1}).severity > 1
+    # against a negative tolerance too (prop-4.3's slope <= -0.35: before stop 35 its holding slopes got 1.4-1.6)
+    slope = rules.AtMost("slope", -0.35)
+    steep, at_limit, flat = (slope.judge({"slope": value}) for value in (-0.5, -0.35, -0.2))
+    assert steep.verdict == at_limit.verdict == "holds" and flat.verdict == "fails"
+    assert steep.severity < at_limit.severity == 1.0 < flat.severity
     above, below = rules.PairedCI().judge({"differences": [1.0, 1.1, 0.9]}), rules.PairedCI().judge(
         {"differences": [-1.0, -1.1, -0.9]})
     assert above.severity < 1 < below.severity
