@@ -51,6 +51,9 @@ class Judgement:
     def __post_init__(self):
         if self.severity is None:
             self.severity = _ratio(self.discrepancy, self.tolerance, self.verdict)
+        if self.verdict == "fails" and self.severity == 1.0:
+            # past the boundary by less than 1.0's rounding (1 + 1e-38 == 1.0): still outside the rule
+            self.severity = math.nextafter(1.0, math.inf)
 
 
 def _ratio(discrepancy, tolerance, verdict) -> float:
@@ -466,7 +469,9 @@ class TrainedMatch:
                 detail += (f"; the runs did not reach the population loss's exact minimiser either (error of the "
                            f"mean {reference:.3g} vs {reached_within:.3g}, worst run {reference_worst:.3g}): the "
                            f"optimiser has not converged, which decides nothing about the target")
-        return Judgement(verdict, _number(error), tolerance, detail, extra)
+        # the worse of the two bounds: a run beyond its own bound fails the level while the mean is well inside
+        severity = max(_ratio(error, tolerance, verdict), _ratio(worst, run_tolerance, verdict))
+        return Judgement(verdict, _number(error), tolerance, detail, extra, severity)
 
 
 @dataclass(frozen=True)

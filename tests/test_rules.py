@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import example, given, strategies as st
 
 from proofs_check import rules
 
@@ -213,3 +214,67 @@ def test_a_rule_declared_with_a_meaningless_level_or_tolerance_is_refused(make, 
     from numerics.validation import ValidationError
     with pytest.raises(ValidationError, match=message):
         make()
+
+
+# --------------------------------------------------------------------------- severity agrees with the verdict
+# Severity orders cases and steers `proofs-check fuzz`'s target(): <= 1 exactly where a rule holds. Searched for
+# every numeric rule (stop 35, 3000 examples each): AtMost against a negative tolerance was inverted; TrainedMatch
+# ignored its worst-run bound (a level failing on one run reported 0.36); a failure past the boundary by less than
+# 1.0's rounding reported exactly 1. Those findings are pinned as examples.
+
+FINITE = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+def _agrees(judgement) -> bool:
+    if judgement.verdict not in ("holds", "fails") or judgement.severity is None:
+        return True
+    return (judgement.severity <= 1.0) == (judgement.verdict == "holds")
+
+
+@given(tolerance=FINITE, value=FINITE)
+@example(tolerance=-0.35, value=-0.5).via("prop-4.3's holding slope, 1.43 before stop 35")
+@example(tolerance=0.0, value=1e-300).via("past 0 by less than rounding: exactly 1.0 before stop 35")
+def test_at_most_severity_agrees_with_its_verdict(tolerance, value):
+    assert _agrees(rules.AtMost("x", tolerance).judge({"x": value}))
+
+
+@given(threshold=FINITE, value=FINITE)
+@example(threshold=-0.0, value=-1.175494351e-38)
+def test_at_least_severity_agrees_with_its_verdict(threshold, value):
+    assert _agrees(rules.AtLeast("m", threshold).judge({"m": value}))
+
+
+@given(tolerance=st.floats(0, 1e3), value=FINITE, error=st.floats(0, 1e3), runs=st.integers(1, 50))
+@example(tolerance=0.0, value=4.68e-20, error=0.0, runs=1)
+def test_at_most_beyond_noise_severity_agrees_with_its_verdict(tolerance, value, error, runs):
+    assert _agrees(rules.AtMostBeyondNoise("x", tolerance, "e").judge({"x": value, "e": error, "runs": runs}))
+
+
+@given(error=st.floats(0, 10), noise=st.floats(0, 10), residual=st.floats(0, 1), entries=st.integers(1, 100),
+       runs=st.integers(2, 20), worst=st.floats(0, 10))
+@example(error=1e-10, noise=1e-10, residual=1e-10, entries=11, runs=11, worst=1.45).via(
+    "fails on its worst run: severity 0.36 before stop 35")
+def test_trained_match_severity_agrees_with_its_verdict(error, noise, residual, entries, runs, worst):
+    assert _agrees(rules.TrainedMatch().judge({"error_of_mean": error, "noise": noise, "residual": residual,
+                                               "entries": entries, "runs": runs, "worst_run_error": worst}))
+
+
+@given(z=FINITE, entries=st.integers(1, 1000))
+def test_z_test_severity_agrees_with_its_verdict(z, entries):
+    assert _agrees(rules.ZTest(1e-3).judge({"z": z, "entries": entries}))
+
+
+@given(differences=st.lists(st.floats(-100, 100), min_size=2, max_size=20))
+@example(differences=[-5e-324, -5e-324])
+def test_paired_ci_severity_agrees_with_its_verdict(differences):
+    assert _agrees(rules.PairedCI().judge({"differences": differences}))
+
+
+@given(gap=st.floats(0, 1e3), budget=st.floats(0, 1e3), recomputed=st.none() | st.tuples(st.floats(0, 1e3),
+                                                                                          st.floats(0, 1e3)))
+@example(gap=1.97e-111, budget=0.0, recomputed=None)
+def test_within_budget_severity_agrees_with_its_verdict(gap, budget, recomputed):
+    values = {"gap": gap, "budget": budget}
+    if recomputed is not None:
+        values.update(recomputed_gap=recomputed[0], recomputed_budget=recomputed[1])
+    assert _agrees(rules.WithinBudget().judge(values))
