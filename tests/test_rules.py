@@ -155,6 +155,12 @@ def test_trained_match_fails_only_where_the_runs_reached_the_exact_minimiser():
     holding = {**base, "error_of_mean": 0.5 * tolerance, "worst_run_error": 0.9 * tolerance,
                "reference_error_of_mean": 0.3, "reference_worst_run_error": 0.31}
     assert rule.judge(holding).verdict == "holds"
+    # an inconclusive (unconverged) level steers a search by the runs' error beyond the minimiser's, not by their lag:
+    # about 0 where target and minimiser agree, above 1 where the target is off by more than the tolerance
+    assert far.severity == 0.0 and far.extra["excess_over_reference"] == 0.0
+    off = rule.judge({**base, "error_of_mean": 0.3 + 2 * tolerance, "reference_error_of_mean": 0.3,
+                      "reference_worst_run_error": 0.31})
+    assert off.verdict == "inconclusive" and off.severity == pytest.approx(2.0)
 
 
 def test_a_training_check_runs_without_scipy(monkeypatch):
