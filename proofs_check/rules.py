@@ -473,9 +473,8 @@ class TrainedMatch:
                 # minimiser: the lag they share with it is no failure (~0 where the claim holds, > 1 where the target
                 # is off by more than the tolerance). Their raw error would climb into wherever the optimiser
                 # stalls, each example there paying the re-check's longer training.
-                excess = max(error - reference, 0.0)
-                return Judgement(verdict, _number(error), tolerance, detail, {**extra, "excess_over_reference": excess},
-                                 _ratio(excess, tolerance, verdict))
+                extra["excess_over_reference"] = excess = max(error - reference, 0.0)
+                return Judgement(verdict, _number(error), tolerance, detail, extra, _ratio(excess, tolerance, verdict))
         # the worse of the two bounds: a run beyond its own bound fails the level while the mean is well inside
         severity = max(_ratio(error, tolerance, verdict), _ratio(worst, run_tolerance, verdict))
         return Judgement(verdict, _number(error), tolerance, detail, extra, severity)
