@@ -18,6 +18,7 @@ measured in the parent, once per claim.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import inspect
@@ -229,6 +230,7 @@ def _short(text: str, limit: int = 240) -> str:
 def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connection, first_kill: bool = False,
            forked: bool = False):
     """Runs in the child process: patch, recompile, run the levels, send the verdicts."""
+    _freeze_inherited_objects()
     try:
         if forked and "torch" in sys.modules:
             _one_thread_after_fork()
@@ -242,6 +244,16 @@ def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connec
                          "traceback": traceback.format_exc()[-4000:]})
     finally:
         connection.close()
+
+
+def _freeze_inherited_objects():
+    """Move every object the child inherited into the collector's permanent generation: a full collection in the
+    child then walks only the child's own objects. Whether a child runs one is decided by the parent's collector
+    state at the fork (its generation counts and the objects pending since its last full collection), so in a
+    parent that ran a test session first (~600k objects) a third of the children each paid ~0.47 s walking, and
+    copy-on-write copying, the parent's heap (found: the CI gate 25 s after the claims tests alone, 37 s after
+    the full suite's first half)."""
+    gc.freeze()
 
 
 def _one_thread_after_fork():
