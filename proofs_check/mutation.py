@@ -249,10 +249,11 @@ def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connec
 def _freeze_inherited_objects():
     """Move every object the child inherited into the collector's permanent generation: a full collection in the
     child then walks only the child's own objects. Whether a child runs one is decided by the parent's collector
-    state at the fork (its generation counts and the objects pending since its last full collection), so in a
-    parent that ran a test session first (~600k objects) a third of the children each paid ~0.47 s walking, and
-    copy-on-write copying, the parent's heap (found: the CI gate 25 s after the claims tests alone, 37 s after
-    the full suite's first half)."""
+    state at the fork (its generation counts, and the objects pending since its last full collection), so it comes
+    and goes with what the parent did before. Found in the CI gate after a test session's first half (~600k objects
+    in the parent): in four runs 17 of its 79 children each spent ~0.47 s in one full collection, walking and
+    copy-on-write copying the parent's heap (the gate 37 s; 27-28.5 s with the freeze; in other runs of the same
+    code no child collected and the gate took ~30 s). benchmarks/bench_mutation_fork.py puts a parent in that state."""
     gc.freeze()
 
 

@@ -112,9 +112,9 @@ def _collector_state_seen_by_the_child(claim, seed, quick, levels, stop_at_failu
 
 def test_a_forked_child_never_walks_the_objects_it_inherited(monkeypatch):
     """A mutant's child freezes what it inherited (mutation._freeze_inherited_objects): its full collections walk
-    only its own objects. Without it, after a test session's first half (~600k objects in the parent) a third of
-    the CI gate's children each spent ~0.47 s in one full collection of the parent's heap (the gate 37 s, 28 s
-    with it; benchmarks/bench_mutation_fork.py)."""
+    only its own objects. Without it, depending on the parent's collector state at the fork, a child could spend
+    ~0.47 s walking a test session's ~600k objects (17 of the CI gate's 79 children did in four runs: 37 s, 28 s with
+    the freeze; benchmarks/bench_mutation_fork.py)."""
     from proofs_check import mutation
     if mutation._context().get_start_method() != "fork":
         pytest.skip("only a forked child inherits the parent's objects")
