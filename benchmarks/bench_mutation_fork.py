@@ -4,12 +4,12 @@ A forked child inherits the parent's collector state. Where the parent has many 
 collection (a test session, or any long-lived process that computed before mutating), the child's first full
 collection walks, and copy-on-write copies, the whole inherited heap. ``proofs_check.mutation._child`` now calls
 ``gc.freeze()`` first, so a child's full collections walk only its own objects. Found in the CI gate
-(tests/test_mutation.py): a third of its children each spent ~0.47 s in one such collection after the suite's first
-half (~600k objects): the gate 37 s, 28 s with the freeze.
+(tests/test_mutation.py): in four full-suite runs 17 of its 79 children each spent ~0.47 s in one such collection
+(~600k objects in the parent): the gate 37 s, 28 s with the freeze; in other runs no child collected.
 
 Here the parent is made into that state on purpose: a heap of ``--objects`` small containers, one full collection,
-then survivors up to just under the collector's trigger (a quarter of the long-lived objects), so a child's own
-allocations start a full collection. The same mutants (first kill, the printed verdicts computed once in the parent,
+then survivors up to just under the collector's trigger (a quarter of the long-lived objects) and the young
+generations one collection short of a full one's check, so a child's own allocations start a full collection. The same mutants (first kill, the printed verdicts computed once in the parent,
 as the gate's are) run old and new alternately; each ratio is old's median over new's.
 
 Usage: python benchmarks/bench_mutation_fork.py [--objects 600000] [--repeats 3]
