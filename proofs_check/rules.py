@@ -435,6 +435,32 @@ class TrainedMatch:
         entries = max(int(entries), 1)
         return math.sqrt(f_quantile(1 - self.alpha, entries, entries * max(int(runs) - 1, 1)))
 
+    @staticmethod
+    def _diverged(values: dict) -> str | None:
+        """Why the level decides nothing where the optimiser itself diverged, else None: some trained runs are not
+        finite (their distances to the exact minimiser too, so it is not the target that is), or the noise-free
+        twin that measures the residual is not. A fixed step beyond the stable range of the sampled or the exact
+        loss says nothing about the fixed point (found: `fuzz zfb-fixed-point --level training`, stop 36, at
+        d = 10-12, n = 1, Λ = I, and at d = 1, n = 1, condition 10, its gradient descent's fixed step 0.3 blew up; the
+        level said "has not converged" from NaN comparisons, with an undefined severity). Needs the reference
+        distances; without them a non-finite error fails as before."""
+        if "reference_error_of_mean" not in values:
+            return None
+        per_run = [float(e) for e in values.get("relative_error_per_run", [])]
+        runs_blown = sum(not math.isfinite(e) for e in per_run)
+        reference = (float(values["reference_error_of_mean"]), float(values.get("reference_worst_run_error", 0.0)))
+        runs_diverged = not all(math.isfinite(r) for r in reference)
+        twin_diverged = not math.isfinite(float(values["residual"]))
+        if not (runs_diverged or twin_diverged):
+            return None
+        parts = []
+        if runs_diverged:
+            parts.append(f"{runs_blown} of {len(per_run)} trained runs" if per_run else "the trained runs")
+        if twin_diverged:
+            parts.append("the noise-free twin that measures the optimiser's residual")
+        return (f"{' and '.join(parts)} diverged (not finite): the optimiser's step is unstable at these parameters, "
+                f"which decides nothing about the target")
+
     def judge(self, values: dict) -> Judgement:
         error, noise, residual = (float(values[key]) for key in ("error_of_mean", "noise", "residual"))
         runs = int(values.get("runs", 2))
@@ -446,6 +472,10 @@ class TrainedMatch:
             return residual + critical * spread, residual + critical * spread * (1 + math.sqrt(runs))
         tolerance, run_tolerance = bounds(noise)
         worst = float(values.get("worst_run_error", 0.0))
+        diverged = self._diverged(values)
+        if diverged:
+            return Judgement("inconclusive", None, _number(tolerance), diverged,
+                             {"diverged": True, "min_detectable_effect": None}, 0.0)
         ok = math.isfinite(error) and error <= tolerance and math.isfinite(worst) and worst <= run_tolerance
         extra = {"min_detectable_effect": residual + min_detectable_effect(critical, noise),
                  "tolerance_from": {"residual": residual, "noise": noise, "critical": critical},

@@ -163,6 +163,29 @@ def test_trained_match_fails_only_where_the_runs_reached_the_exact_minimiser():
     assert off.verdict == "inconclusive" and off.severity == pytest.approx(2.0)
 
 
+def test_trained_match_is_inconclusive_where_the_optimiser_diverged_and_fails_a_target_that_is_not_finite():
+    """Stop 36 (`fuzz zfb-fixed-point --level training`, d = 1, n = 1, condition 10, seed 26209: one of 8 runs blew
+    up under the fixed step): a run that is not finite, or a noise-free twin that is not, decides nothing and says
+    so, at severity 0 (nothing for a search to climb); before, NaN comparisons read as 'has not converged' with an
+    undefined severity. A target that is not finite while the runs reached the exact minimiser still fails."""
+    rule = rules.TrainedMatch()
+    nan = float("nan")
+    base = {"error_of_mean": nan, "noise": nan, "residual": 0.01, "entries": 1, "runs": 8, "worst_run_error": nan,
+            "relative_error_per_run": [nan] + [0.01] * 7, "reference_error_of_mean": nan,
+            "reference_worst_run_error": nan}
+    blown = rule.judge(base)
+    assert blown.verdict == "inconclusive" and blown.severity == 0.0 and blown.extra["diverged"]
+    assert "1 of 8 trained runs diverged" in blown.detail
+    twin = rule.judge({**base, "error_of_mean": 0.01, "noise": 0.001, "worst_run_error": 0.02,
+                       "relative_error_per_run": [0.01] * 8, "reference_error_of_mean": 0.01,
+                       "reference_worst_run_error": 0.02, "residual": nan})
+    assert twin.verdict == "inconclusive" and "noise-free twin" in twin.detail and "trained runs" not in twin.detail
+    target_not_finite = rule.judge({**base, "noise": 0.001, "relative_error_per_run": [nan] * 8,
+                                    "reference_error_of_mean": 0.001, "reference_worst_run_error": 0.002})
+    assert target_not_finite.verdict == "fails"
+    assert rule.judge({k: v for k, v in base.items() if not k.startswith("reference")}).verdict == "fails"
+
+
 def test_a_training_check_runs_without_scipy(monkeypatch):
     """scipy is a test-only dependency (setup.cfg): the training levels' F quantile must not need it. With scipy
     blocked (any ``import scipy`` or ``scipy.*`` raises ImportError), a quick training check still reaches its
