@@ -440,10 +440,10 @@ class TrainedMatch:
         """Why the level decides nothing where the optimiser itself diverged, else None: some trained runs are not
         finite (their distances to the exact minimiser too, so it is not the target that is), or the noise-free
         twin that measures the residual is not. A fixed step beyond the stable range of the sampled or the exact
-        loss says nothing about the fixed point (found: `fuzz zfb-fixed-point --level training`, stop 36, at
-        d = 10-12, Λ = I (n = 1 to 164), and at d = 1, n = 1, condition 10, its gradient descent's fixed step 0.3 blew up; the
-        level said "has not converged" from NaN comparisons, with an undefined severity). Needs the reference
-        distances; without them a non-finite error fails as before."""
+        loss says nothing about the fixed point (found: `fuzz zfb-fixed-point --level training`, stop 36: at
+        d = 10-12, Λ = I (n = 1 to 164), and at d = 1, n = 1, condition 10, its gradient descent's fixed step 0.3
+        blew up; the level said "has not converged" from NaN comparisons, with an undefined severity). Needs the
+        reference distances; without them a non-finite error fails as before."""
         if "reference_error_of_mean" not in values:
             return None
         per_run = [float(e) for e in values.get("relative_error_per_run", [])]
