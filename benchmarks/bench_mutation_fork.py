@@ -21,6 +21,7 @@ import gc
 import os
 import tempfile
 import time
+from pathlib import Path
 
 from numerics import threads
 from pairing import paired
@@ -58,13 +59,20 @@ def _count_child_full_collections(path: str):
 
 
 def _lines(path: str) -> int:
-    return len(open(path).read().splitlines()) if os.path.exists(path) else 0
+    return len(Path(path).read_text().splitlines()) if os.path.exists(path) else 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=600_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--objects", type=_positive_int, default=600_000)
+    parser.add_argument("--repeats", type=_positive_int, default=3)
     args = parser.parse_args()
     threads.configure(1)
     printed = {}
@@ -96,7 +104,7 @@ def main():
     assert verdicts["old"] == verdicts["new"], "the freeze changed a mutant's outcome"
     print(f"parent: {len(gc.get_objects())} tracked objects ({args.objects} containers in the heap); "
           f"{len(verdicts['new'])} mutants of {len(CLAIMS)} claims, first kill; full collections in the children over "
-          f"{args.repeats} repeats: old {full_collections['old']}, new {full_collections['new']} (frozen: cheap)")
+          f"{args.repeats} repeats: old {full_collections['old']}, new {full_collections['new']}")
     print(f"children freeze what they inherited (new) vs not (old): {old:.2f} s vs {new:.2f} s, ratio {old / new:.2f}x")
 
 
