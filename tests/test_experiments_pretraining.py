@@ -183,6 +183,28 @@ def test_zfb_runs_with_queries_sharing_a_context_approach_gamma_inverse_closer()
         train_zfb(ZFBConfig(d=3, queries_per_prompt=0, steps=1))
 
 
+def test_zfb_runs_halve_the_step_while_a_run_diverges_and_say_so():
+    """Found by `fuzz zfb-fixed-point --level training` (stop 36): at d = 10-12, Λ = I the step 0.3 sends the runs
+    to inf. The runs retry at half the step from the same starts (the kept try is bitwise a direct run at that
+    step), the record says the step used and those that diverged; the defaults' step is kept where it is stable;
+    with no halvings allowed the non-finite runs come back as they are; a negative count is refused by name."""
+    from numerics.streams import stream_seed
+    from numerics.zfb import ZFBConfig, train_zfb
+    identity = np.eye(10)
+    trained, record = experiment.zfb_runs(identity, 28, 2, 40, 32, 0, queries=4)
+    assert record["diverged_at"] == [0.3] and record["lr"] == 0.15 and bool(torch.isfinite(trained).all())
+    direct, _ = train_zfb(ZFBConfig(d=10, n=28, covariance=identity, runs=2, steps=40, prompts_per_step=32,
+                                    queries_per_prompt=4, lr=0.15, dtype=experiment.TRAINING_DTYPE,
+                                    seed=stream_seed(0, "zfb", "training")))
+    torch.testing.assert_close(trained, direct, rtol=0, atol=0)
+    unhalved, record = experiment.zfb_runs(identity, 28, 2, 40, 32, 0, queries=4, step_halvings=0)
+    assert record["diverged_at"] == [0.3] and record["lr"] == 0.3 and not bool(torch.isfinite(unhalved).all())
+    _, record = experiment.zfb_runs(covariance_from(3, 2.0, 0), 12, 2, 40, 32, 0, queries=4)
+    assert record["diverged_at"] == [] and record["lr"] == 0.3
+    with pytest.raises(ValidationError, match="parameter 'step_halvings': must be an integer >= 0"):
+        experiment.zfb_runs(identity, 28, 2, 40, 32, 0, step_halvings=-1)
+
+
 def test_a_float32_zfb_run_starts_where_its_float64_population_twin_starts():
     """The optimiser's residual is the same descent from the same starts on the exact risk (float64): a float32
     sampled run must draw the very starts its twin draws (step 0 here: no descent, the starts themselves)."""

@@ -311,6 +311,20 @@ def test_sft_data_scaling_reversed_small_b_advantage_fails_after_the_re_check():
 
 
 @pytest.mark.slow
+def test_zfb_training_finding_diverged_at_the_fixed_step_and_decides_at_the_halved_one():
+    """`fuzz zfb-fixed-point --level training` (stop 36) found runs and twin all NaN at d = 10-12, Λ = I (step 0.3
+    unstable); the level could only say 'inconclusive'. Now the runs halve their step while any diverges and the
+    noise-free twin runs at the step they used (at 0.3 the twin is NaN here too, so a finite residual shows it
+    got the halved step): at d = 10, N = 1 the level decides, and says at which step."""
+    from proofs_check.registry import run_check
+    result = run_check(get_claim("zfb-fixed-point"), "training", quick=True,
+                       overrides={"d": 10, "n": 1, "condition": 1.0})
+    assert result.record["training"]["diverged_at"][0] == 0.3 and result.record["training"]["lr"] < 0.3
+    (case,) = result.cases
+    assert np.isfinite(case["values"]["residual"]) and result.verdict == "holds"
+    assert "diverged at 0.3" in result.detail
+
+
 def test_thm_b1_corrected_fuzz_findings_were_sampling_noise_and_hold_after_the_re_check():
     """Three 'counterexamples' of the stop-20 nightly fuzz, all at β = 0.5, r ≈ 0.02 (the edge of the searched r):
     r = 0.02, γ = 1, seed 926 (gap to the corrected F at d = 800: 2.28% after a 4-run re-check, standard error

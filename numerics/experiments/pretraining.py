@@ -248,26 +248,52 @@ def zfb_sampler(predictor, covariance, n: int, queries: int = 1):
     return sample
 
 
+# Halvings of ZFB's step allowed when a run diverges: 0.3 -> 0.01875. Measured (stop 37, population and sampled
+# descents, 300 steps x 128 prompts x 16 queries): 0.3 is stable at the defaults (d = 6, N = 16, condition 3; the
+# population descent up to 0.45, not at 0.6), but the sampled runs reach inf at d = 10-12 with Λ = I (the population
+# descent too at N = 164: a curvature limit), and at N = 1 down to 0.075 while the population descent converges (the
+# one-point context's gradient noise on a quartic loss); d = 12, N = 1 needed 0.0375 at one seed.
+ZFB_STEP_HALVINGS = 4
+
+
 def zfb_runs(covariance, n: int, runs: int, steps: int, prompts: int, seed: int, stream: str = "zfb",
-             queries: int = 1, dtype=TRAINING_DTYPE):
+             queries: int = 1, dtype=TRAINING_DTYPE, lr: float = ZFBConfig.lr, step_halvings: int = ZFB_STEP_HALVINGS):
     """ZFB training from their initialisation (:func:`numerics.zfb.train_zfb`), ``queries`` query columns per
     prompt, in ``dtype`` (:data:`TRAINING_DTYPE`; with 16 queries the 32-point draws dominate a step, and float32
     made the run 1.2x faster): the per-run predictor matrices u·W_11ᵀ (R, d, d) and the run's record; randomness
-    from the stream (seed, stream, 'training')."""
-    return train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
-                               prompts_per_step=prompts, queries_per_prompt=queries, dtype=dtype,
-                               seed=stream_seed(seed, stream, "training")))
+    from the stream (seed, stream, 'training').
+
+    The step: ``lr``, halved (at most ``step_halvings`` times) while any run ends non-finite, every try from the
+    same starts and prompts. The record's ``lr`` is the step used (pass it to :func:`zfb_optimiser_residual`, so
+    the twin runs the same descent) and ``diverged_at`` the steps that diverged. The choice looks only at
+    finiteness, never at the target, so it cannot steer a comparison; if every try diverges, the last one's
+    non-finite runs are returned (the training rule calls that inconclusive, not a verdict on the target).
+    """
+    check.positive("lr", lr)
+    check.nonnegative_int("step_halvings", step_halvings)
+    diverged_at = []
+    for halving in range(step_halvings + 1):
+        step = lr / 2 ** halving
+        predictors, record = train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs,
+                                                 steps=steps, prompts_per_step=prompts, queries_per_prompt=queries,
+                                                 dtype=dtype, lr=step, seed=stream_seed(seed, stream, "training")))
+        if bool(torch.isfinite(predictors).all()):
+            break
+        diverged_at.append(step)
+    record["diverged_at"] = diverged_at
+    return predictors, record
 
 
 def zfb_optimiser_residual(covariance, n: int, runs: int, steps: int, seed: int, minimiser,
-                           stream: str = "zfb") -> float:
-    """The ZFB trainer's own residual: :func:`zfb_runs`'s optimiser, step, schedule, steps and the very starts of
-    its ``runs`` seeds (the same stream), on the exact population risk (the Wick-derived formula, compiled; no
-    sampling); the largest relative distance of an end point to ``minimiser`` (pass the *derived* closed form,
-    never the printed one under test). The largest bounds the mean's: ‖mean_r G_r − G*‖ <= max_r ‖G_r − G*‖.
-    All runs, not one: a lone run would draw a different start (torch fills (1, d, d) and (R, d, d) apart)."""
+                           stream: str = "zfb", lr: float = ZFBConfig.lr) -> float:
+    """The ZFB trainer's own residual: :func:`zfb_runs`'s optimiser, step (``lr``: the step its record says it
+    used), schedule, steps and the very starts of its ``runs`` seeds (the same stream), on the exact population
+    risk (the Wick-derived formula, compiled; no sampling); the largest relative distance of an end point to
+    ``minimiser`` (pass the *derived* closed form, never the printed one under test). The largest bounds the
+    mean's: ‖mean_r G_r − G*‖ <= max_r ‖G_r − G*‖. All runs, not one: a lone run would draw a different start
+    (torch fills (1, d, d) and (R, d, d) apart)."""
     predictors, _ = train_zfb(ZFBConfig(d=covariance.shape[-1], n=n, covariance=covariance, runs=runs, steps=steps,
-                                        seed=stream_seed(seed, stream, "training"), gradient="population"))
+                                        seed=stream_seed(seed, stream, "training"), gradient="population", lr=lr))
     minimiser = np.asarray(minimiser, dtype=float)
     distances = np.linalg.norm(predictors.cpu().numpy() - minimiser, axis=(-2, -1))
     return float(distances.max() / np.linalg.norm(minimiser))

@@ -214,6 +214,8 @@ def _training(trained, target, label, alternative, q, record, calibration=None, 
     (name, distance), = case.values["distance_to_alternative"].items()
     detail = (f"relative error per run {[round(e, 4) for e in per_run]}; for contrast, mean distance to {name} "
               f"{distance:.3f}")
+    if record.get("diverged_at"):      # numerics.experiments.pretraining.zfb_runs halved its step
+        detail += f"; trained at step {record['lr']:g} (diverged at {', '.join(f'{s:g}' for s in record['diverged_at'])})"
     return Measurement([case], record={"relative_error_per_run": per_run, "training": record}, detail=detail)
 
 
@@ -491,7 +493,8 @@ def zfb_training(q):
     target = closed_forms.CLAIMED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
     # the population twin's target is the derived minimiser Λ E[SS]⁻¹, never the printed Γ⁻¹ under test
     minimiser = closed_forms.DERIVED["zfb_predictor"].numpy(Sigma=sigma, n=float(q["n"]))
-    residual = experiment.zfb_optimiser_residual(sigma, q["n"], q["runs"], q["steps"], q["seed"], minimiser, stream)
+    residual = experiment.zfb_optimiser_residual(sigma, q["n"], q["runs"], q["steps"], q["seed"], minimiser, stream,
+                                                 lr=record["lr"])   # the step the runs used (halved if they diverged)
     return _training(trained, target, "u·W_11ᵀ after gradient descent from the ZFB initialisation vs Γ⁻¹",
                      ("Λ⁻¹", np.linalg.inv(sigma)), q, record, (residual, minimiser), **_spectrum_context(sigma))
 
@@ -516,7 +519,8 @@ ZFB_FIXED_POINT = Claim(
     protocol="Monte Carlo and training prompts carry `queries` query columns sharing one context (masked out of the "
              "keys: each query's output is its one-query prompt's, so the risk, gradient and fixed point are ZFB's; "
              "less variance per prompt). Training: gradient descent (not flow) on fresh batches, step 0.3 with "
-             "cosine decay, σ = 0.5; default Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows "
+             "cosine decay (halved, at most 4 times, while any run diverges: the record's `lr` and `diverged_at`), "
+             "σ = 0.5; default Λ of condition 3 (gradient descent on the bilinear (u, W_11) slows "
              "as 1/λ_min²); the mean over seeds is judged against the spread over seeds plus the optimiser's "
              "residual (the same descent from the same starts on the exact, Wick-derived population risk, distance "
              "to the derived minimiser Λ E[SS]⁻¹)",
