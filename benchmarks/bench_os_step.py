@@ -1,8 +1,11 @@
-"""Outcome-supervised training steps: the rollout's adjoint (new) vs autograd through os_loss (old), same run.
+"""Outcome-supervised training steps: the rollout's adjoint in the dimension-major layout (new) vs the same adjoint
+on batched matrices and vs autograd through os_loss (the two old paths), same run.
 
-``numerics.outcome.train_os`` took each step's gradient by ``os_loss(...).sum().backward()``; it now takes it from
-``os_loss_and_gradient`` (the adjoint of ŵ_{i+1} = ŵ_i + Ṽ(Sŵ_i − h): the same loss bitwise, the gradient to
-rounding; tests/test_outcome.py). Old path: the autograd loop, written out here as train_os ran it.
+``numerics.outcome.train_os`` took each step's gradient by ``os_loss(...).sum().backward()`` (autograd); then from
+``os_loss_and_gradient`` (the adjoint of ŵ_{i+1} = ŵ_i + Ṽ(Sŵ_i − h) on (..., B, d, d) matrices: the same loss
+bitwise, the gradient to rounding; tests/test_outcome.py); since stop 37 from ``DimensionMajorPrompts`` (the same
+recursion with the d x d axes leading, laid out once per descent: elementwise products of (..., B) slabs instead of
+a tiny GEMM per prompt). Old paths: the two loops, written out here as train_os ran them.
 
 Shapes: the outcome checks' defaults (d = 4, n = 64, B = 16) with insight-4's 40 runs x 3 step fractions stacked
 (120 runs) and k = 1, 2, 4, one thread, 100 steps of gradient descent at per-run steps. Then the two checks that
@@ -29,6 +32,21 @@ from pairing import paired
 NEW_TRAIN = outcome.train_os
 
 
+def _matrices_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
+    """train_os as it was at stops 12-36: the adjoint on batched (..., B, d, d) matrices every step."""
+    steps, weights = outcome._checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
+    v = start.detach().clone()
+    step = 1.0 if weights is not None else lr
+    opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
+    history = []
+    for _ in range(steps):
+        loss, v.grad = outcome.os_loss_and_gradient(sample_cov, w_star, v, k, weights)
+        opt.step()
+        history.append(loss)
+    v.grad = None
+    return v, torch.stack(history)
+
+
 def _autograd_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
     """train_os as it was: one autograd graph per step."""
     v = start.detach().clone().requires_grad_(True)
@@ -46,8 +64,11 @@ def _autograd_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
     return v.detach(), torch.stack(history)
 
 
+PATHS = {"new": NEW_TRAIN, "matrices": _matrices_train_os, "autograd": _autograd_train_os}
+
+
 def use(path: str):
-    outcome.train_os = NEW_TRAIN if path == "new" else _autograd_train_os
+    outcome.train_os = PATHS[path]
 
 
 def train_seconds(path: str, k: int, runs: int = 120, steps: int = 100):
@@ -75,18 +96,22 @@ def main():
     args = parser.parse_args()
     threads.configure(1)
     import numerics.experiments.outcome  # noqa: F401  (imports out of the first timing)
-    train_seconds("new", 1, steps=2)
-    train_seconds("old", 1, steps=2)
-    print("train_os, d = 4, n = 64, B = 16, 120 runs, 100 steps, one thread: old (autograd) vs new (adjoint)")
-    for k in (1, 2, 4):
-        old_final, new_final = train_seconds("old", k)[1], train_seconds("new", k)[1]
-        gap = float((old_final - new_final).abs().max() / old_final.abs().max())
-        old, new = paired(lambda path: train_seconds(path, k)[0], args.repeats)
-        print(f"  k = {k}: old {old:.3f} s, new {new:.3f} s, ratio {old / new:.2f}x, "
-              f"final Ṽ max relative difference {gap:.1e}")
-    old, new = paired(check_seconds, max(1, args.repeats // 2))
-    print(f"insight-4 montecarlo + os-stability training (full size): old {old:.1f} s, new {new:.1f} s, "
-          f"ratio {old / new:.2f}x")
+    for path in PATHS:
+        train_seconds(path, 1, steps=2)
+    print("train_os, d = 4, n = 64, B = 16, 120 runs, 100 steps, one thread: new (dimension-major adjoint) vs the "
+          "old paths")
+    for old_path in ("autograd", "matrices"):
+        print(f"  old = {old_path}")
+        for k in (1, 2, 4):
+            old_final, new_final = train_seconds(old_path, k)[1], train_seconds("new", k)[1]
+            gap = float((old_final - new_final).abs().max() / old_final.abs().max())
+            old, new = paired(lambda path: train_seconds(old_path if path == "old" else "new", k)[0], args.repeats)
+            print(f"    k = {k}: old {old:.3f} s, new {new:.3f} s, ratio {old / new:.2f}x, "
+                  f"final Ṽ max relative difference {gap:.1e}")
+    for old_path in ("autograd", "matrices"):
+        old, new = paired(lambda path: check_seconds(old_path if path == "old" else "new"), max(1, args.repeats // 2))
+        print(f"insight-4 montecarlo + os-stability training (full size), old = {old_path}: old {old:.1f} s, "
+              f"new {new:.1f} s, ratio {old / new:.2f}x")
     use("new")
 
 

@@ -45,6 +45,41 @@ def test_adjoint_loss_and_gradient_equal_autograd(d, n, k, seed, weighted):
     torch.testing.assert_close(gradient, autograd, rtol=1e-10, atol=1e-13 * float(autograd.abs().max()))
 
 
+@given(d=st.integers(1, 5), k=st.integers(1, 5), seed=st.integers(0, 999), weighted=st.booleans(),
+       layout=st.sampled_from(["runs", "prompts shared", "one start", "two run axes"]),
+       dtype=st.sampled_from([torch.float64, torch.float32]))
+def test_dimension_major_loss_and_gradient_equal_autograd(d, k, seed, weighted, layout, dtype):
+    """train_os steps through DimensionMajorPrompts (the d x d axes leading): its loss and gradient against autograd
+    through os_loss, the independent reference, with the runs' axes broadcasting as in os_loss (shared prompts,
+    one start for all runs, two run axes), to the dtype's rounding."""
+    generator = make_generator(seed)
+    prompts_shape, start_shape = {"runs": ((3, 4), (3,)), "prompts shared": ((4,), (3,)), "one start": ((3, 4), ()),
+                                  "two run axes": ((2, 3, 4), (3,))}[layout]
+    x = torch.randn(*prompts_shape, 6, d, generator=generator, dtype=torch.float64)
+    s, w = (x.transpose(-1, -2) @ x / 6).to(dtype), torch.randn(*prompts_shape, d, generator=generator).to(dtype)
+    v = (-0.4 * torch.eye(d, dtype=torch.float64) + 0.2 * torch.randn(*start_shape, d, d, generator=generator,
+                                                                       dtype=torch.float64)).to(dtype)
+    batch = torch.broadcast_shapes(prompts_shape[:-1], start_shape)
+    weights = (torch.rand(batch, generator=generator, dtype=torch.float64) + 0.5).to(dtype) if weighted else None
+    leaf = v.clone().requires_grad_(True)
+    reference = os_numerics.os_loss(s, w, leaf, k)
+    (autograd,) = torch.autograd.grad((reference * (1 if weights is None else weights)).sum(), leaf)
+    loss, gradient = os_numerics.DimensionMajorPrompts(s, w).loss_and_gradient(v, k, weights)
+    eps = float(torch.finfo(dtype).eps)
+    torch.testing.assert_close(loss, reference.detach(), rtol=100 * k * eps, atol=100 * k * eps)
+    gradient = gradient.sum(tuple(range(gradient.dim() - v.dim()))) if gradient.dim() > v.dim() else gradient
+    torch.testing.assert_close(gradient, autograd, rtol=100 * k * eps, atol=100 * k * eps * float(autograd.abs().max()))
+
+
+def test_dimension_major_prompts_refuse_a_start_of_another_dimension_by_name():
+    prompts = sample_prompts(8, 3, np.eye(3), runs=2, seed=0)
+    layout = os_numerics.DimensionMajorPrompts(prompts.sample_covariance, prompts.w_star)
+    with pytest.raises(ValidationError, match=r"parameter 'v_block': must be \(\.\.\., 3, 3\), got shape \(2, 4, 4\)"):
+        layout.loss_and_gradient(torch.zeros(2, 4, 4, dtype=torch.float64), 2)
+    with pytest.raises(ValidationError, match="parameter 'w_star'"):
+        os_numerics.DimensionMajorPrompts(prompts.sample_covariance, prompts.w_star[..., :2])
+
+
 @given(d=st.integers(1, 4), n=st.integers(1, 8), prompts=st.integers(1, 6), seed=st.integers(0, 999),
        steps=st.sampled_from([0, 1, 2, 3, 8, 63, 100]), fraction=st.sampled_from([0.05, 0.5, 0.99]),
        per_run=st.booleans(), dtype=st.sampled_from([torch.float64, torch.float32]))

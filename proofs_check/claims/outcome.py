@@ -541,7 +541,11 @@ INSIGHT_4 = Claim(
               "model. Tested here (operationalisation): at a common step, training with k in {2, 4} gives a higher "
               "post-test error (k = 1) than k = 1; the relative improvement from an easy start exceeds that from a "
               "hard one.",
-    params=OS_PARAMS + (p.runs(40),),
+    # Runs: 160 since stop 37 (40 before): the recorded MDE is the re-check's on twice the runs, since the level fails
+    # as expected: 6.3% at 40 (80 re-checked), 3.3% at 160 (320), seed 0 (scaling as 1/sqrt(runs), 1% would need
+    # ~3000 runs: its k = 2, 4 arms train through the rollout, no moment shortcut). Affordable since the rollout's
+    # layout change (numerics.outcome.DimensionMajorPrompts): the level 4.3 s -> 2.9 s at 40 runs, 8.7 s at 160.
+    params=OS_PARAMS + (p.runs(160),),
     conditions=(PROMPTS_FROM_TEST,),
     # --quick: 128 runs of 60 steps (stop 31; 64 before). The level fails as expected, so the recorded minimum
     # detectable effect is the re-check's, on twice the runs: 3.5-4.3% at seeds 0-5 with 128 (256 re-checked), within
