@@ -325,18 +325,25 @@ def test_zfb_training_finding_diverged_at_the_fixed_step_and_decides_at_the_halv
     assert "diverged at 0.3" in result.detail
 
 
-def test_thm_b1_corrected_fuzz_findings_were_sampling_noise_and_hold_after_the_re_check():
+def test_thm_b1_corrected_fuzz_findings_were_sampling_noise_and_hold_after_the_re_check(monkeypatch):
     """Three 'counterexamples' of the stop-20 nightly fuzz, all at β = 0.5, r ≈ 0.02 (the edge of the searched r):
     r = 0.02, γ = 1, seed 926 (gap to the corrected F at d = 800: 2.28% after a 4-run re-check, standard error
     1.46%); r = 0.02, γ = 0.6, seed 7919 (2.19%); r = 0.0226, γ = 0.125, seed 21 (2.13%). The fixed 2% ignored the
     Monte Carlo error. Under rules.AtMostBeyondNoise the first measurement at those 2 runs is not 'holds' and the
-    re-check on 8 runs holds, F and each of its terms within 2% (~40 s). (The default is 4 runs since stop 22.)"""
+    re-check on 8 runs holds, F and each of its terms within 2%. (The default is 4 runs since stop 22.)
+
+    Only the found case is measured (the level's other seven (β, γ, r) cases are not part of the finding; their
+    draws are separate streams, so the found case's numbers are the same alone): 17-20 s of the suite's CPU -> ~4 s
+    (stop 37). A re-check runs only when the first measurement is not 'holds' (recheck_on), so 8 runs in the
+    result say that the 2 runs did not hold."""
+    from proofs_check.claims import appendix_b
     from proofs_check.registry import run_check
+    monkeypatch.setattr(appendix_b, "_corrected_combinations", lambda q: [(0.5, q["gamma_ratio"], q["r"])])
     result = run_check(get_claim("thm-B.1-corrected"), "montecarlo", seed=926,
                        overrides={"r": 0.02, "gamma_ratio": 1.0, "runs": 2})          # the stop-20 runs
     assert result.verdict == "holds" and result.params["runs"] == 8            # 8: the re-check ran
-    (case,) = [c for c in result.cases if c["label"].startswith("β=0.5, γ=1, r=0.02")]
-    assert case["discrepancy"] <= 0.02
+    (case,) = result.cases
+    assert case["label"].startswith("β=0.5, γ=1, r=0.02") and case["discrepancy"] <= 0.02
 
 
 @pytest.mark.slow
