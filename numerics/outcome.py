@@ -269,8 +269,10 @@ class DimensionMajorPrompts:
 
     :func:`os_loss_and_gradient`'s rollout and adjoint in this layout: each matrix-vector product over all prompts
     is d² elementwise multiplies of contiguous (..., B) slabs and one sum over a leading axis, where the batched
-    (..., B, d, d) @ (..., B, d, 1) product pays a tiny GEMM per prompt. The outcome checks' d = 4: 1.5-1.9x per
-    step (benchmarks/bench_os_step.py); the same loss and gradient to rounding (tests/test_outcome.py).
+    (..., B, d, d) @ (..., B, d, 1) product pays a tiny GEMM per prompt. At the outcome checks' d = 4, B = 16:
+    1.15x (k = 1) to 1.5x (k = 4) per descent at 120 runs (benchmarks/bench_os_step.py), 1.6-1.8x per step at 360-720
+    runs; insight-4's level 1.5x. The same loss and gradient to rounding (tests/test_outcome.py; bitwise in the
+    benchmark's descents).
     """
 
     def __init__(self, sample_cov, w_star):
