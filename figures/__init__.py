@@ -2,6 +2,8 @@
 (configuration, versions, elapsed time) side by side."""
 from __future__ import annotations
 
+import numerics  # noqa: F401 (first: it sets the thread environment before a figure module loads numpy)
+
 FIGURE_NAMES = ("fig1", "fig2", "fig3", "fig4", "fig5")
 
 # Where figures go by default, relative to the working directory. Not figures/output: outside the checkout that

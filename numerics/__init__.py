@@ -6,6 +6,11 @@ The public names below are loaded on first use (PEP 562), so importing a light s
 """
 from importlib import import_module
 
+from numerics.thread_environment import set_default_thread_environment
+
+# before any submodule loads numpy or torch: their thread pools are sized once, at load (numerics/thread_environment)
+set_default_thread_environment()
+
 _EXPORTS = {
     "numerics.closed_forms": ("gamma_matrix", "mixture_pretrain_optimum", "noisy_pretrain_optimum",
                               "post_test_error", "pretrain_error", "pretrain_optimum", "zfb_predictor", "zfb_risk"),

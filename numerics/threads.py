@@ -13,8 +13,8 @@ import os
 import sys
 
 from numerics import validation as check
+from numerics.thread_environment import ENVIRONMENT_VARIABLE, THREAD_VARIABLES
 
-ENVIRONMENT_VARIABLE = "PROOFS_CHECK_THREADS"
 _state = {"limiter": None}
 
 
@@ -31,11 +31,6 @@ def requested_threads(threads: int | None = None, workload: str = "small") -> in
             raise check.ValidationError(f"environment variable {ENVIRONMENT_VARIABLE}: must be an integer >= 1, "
                                         f"got {text!r}") from None
     return check.positive_int("threads", threads)
-
-
-# Read by OpenMP, MKL and OpenBLAS when they load: a process that imports torch after configure() starts with
-# this many threads (capped at the cores by torch).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def configure(threads: int | None = None, workload: str = "small") -> int:

@@ -27,6 +27,7 @@ def _refuse_shadowed_packages():
 
 _refuse_shadowed_packages()
 
+import numerics  # noqa: E402,F401 (first: it sets the thread environment before rules loads numpy)
 from proofs_check import rules  # noqa: E402 (after the check above: these import theory and numerics)
 from proofs_check.registry import REGISTRY, all_claims, get_claim, register, verify  # noqa: E402
 from proofs_check.results import CheckResult, Results  # noqa: E402
