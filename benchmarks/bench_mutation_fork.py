@@ -1,5 +1,4 @@
-"""Mutant children forked from a large parent: each child freezes the objects it inherited (new) vs not (old); and
-the patches' bindings found in the parent before the fork (new) vs scanned in each child (old).
+"""Mutant children forked from a large parent: each child freezes the objects it inherited (new) vs not (old).
 
 A forked child inherits the parent's collector state. Where the parent has many objects pending since its last full
 collection (a test session, or any long-lived process that computed before mutating), the child's first full
@@ -13,12 +12,6 @@ then survivors up to just under the collector's trigger (a quarter of the long-l
 generations one collection short of a full one's check, so a child's own allocations start a full collection. The same mutants (first kill, the printed verdicts computed once in the parent,
 as the gate's are) run old and new alternately; each ratio is old's median over new's.
 
-Second (stop 37): ``install_patches`` rebinds every module-level name bound to a patched object. Scanning for them
-reads every value of every toolkit module's namespace, and in a forked child each read writes a reference count and
-copies the page it sits on: in CI's gate 7.2 s of the children's CPU went to installing the patches (230k page
-faults over 79 children), 2.1 s (84k) with the scan done in the parent (``patch_bindings``, passed to the child).
-Both sides freeze; the children's CPU time is printed beside the wall time.
-
 Usage: python benchmarks/bench_mutation_fork.py [--objects 600000] [--repeats 3]
 """
 from __future__ import annotations
@@ -26,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -38,41 +30,6 @@ from proofs_check.registry import run_check
 
 CLAIMS = ("remark-4.1-corrected", "prop-6.1", "os-gradient", "wishart-moment", "optimal-allocation")
 FREEZE = mutation._freeze_inherited_objects
-CHILD = mutation._child
-
-
-def _child_scanning_itself(*arguments):
-    """The child as it was before stop 37: the parent's bindings dropped, so the child scans for them."""
-    return CHILD(*arguments[:-1], None)
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _log_install_cost(path: str):
-    """Wraps install_patches (inherited by every child): one line in ``path`` per install, its CPU seconds and
-    minor page faults in that child."""
-    install = mutation.install_patches
-
-    def logged(*arguments):
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        install(*arguments)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        seconds = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        with open(path, "a") as log:
-            log.write(f"{seconds} {after.ru_minflt - before.ru_minflt}\n")
-    mutation.install_patches = logged
-
-
-def _install_costs(path: str) -> tuple:
-    """(mean CPU ms, mean page faults) per install logged in ``path``; the log is emptied."""
-    rows = [line.split() for line in Path(path).read_text().splitlines()] if os.path.exists(path) else []
-    Path(path).write_text("")
-    if not rows:
-        return float("nan"), float("nan")
-    return (1000 * sum(float(r[0]) for r in rows) / len(rows), sum(int(r[1]) for r in rows) / len(rows))
 
 
 def _prime(heap: list, margin: int = 5_000) -> None:
@@ -149,31 +106,6 @@ def main():
           f"{len(verdicts['new'])} mutants of {len(CLAIMS)} claims, first kill; full collections in the children over "
           f"{args.repeats} repeats: old {full_collections['old']}, new {full_collections['new']}")
     print(f"children freeze what they inherited (new) vs not (old): {old:.2f} s vs {new:.2f} s, ratio {old / new:.2f}x")
-
-    children_cpu, installs = {"old": [], "new": []}, {"old": [], "new": []}
-    install_log = os.path.join(os.path.dirname(log), "installs")
-    _log_install_cost(install_log)
-
-    def measure_bindings(side):
-        mutation._child = CHILD if side == "new" else _child_scanning_itself
-        _prime(heap)
-        began, cpu = time.perf_counter(), _children_cpu()
-        report = mutation.mutate(CLAIMS, quick=True, first_kill=True, baseline=baseline)
-        children_cpu[side].append(_children_cpu() - cpu)
-        installs[side].append(_install_costs(install_log))
-        verdicts[side] = [(r.claim, r.mutant, r.status) for r in report.results]
-        return time.perf_counter() - began
-
-    old, new = paired(measure_bindings, args.repeats)
-    mutation._child = CHILD
-    assert verdicts["old"] == verdicts["new"], "the parent's bindings changed a mutant's outcome"
-    median = {side: sorted(values)[len(values) // 2] for side, values in children_cpu.items()}
-    (old_ms, old_faults), (new_ms, new_faults) = (sorted(installs[side])[len(installs[side]) // 2]
-                                                   for side in ("old", "new"))
-    print(f"bindings found in the parent (new) vs in each child (old): installing a mutant's patches {old_ms:.0f} ms "
-          f"vs {new_ms:.0f} ms of a child's CPU (ratio {old_ms / new_ms:.2f}x; {old_faults:.0f} vs {new_faults:.0f} "
-          f"page faults); the {len(verdicts['new'])} children's CPU {median['old']:.2f} s vs {median['new']:.2f} s; "
-          f"wall {old:.2f} s vs {new:.2f} s, ratio {old / new:.2f}x")
 
 
 if __name__ == "__main__":

@@ -136,35 +136,21 @@ def _split_target(target: str) -> tuple:
     return module, attribute
 
 
-def patch_bindings(patches: dict) -> dict:
-    """Where each patch target's object is bound: target -> [(module name, attribute)], over the toolkit's loaded
-    modules (:data:`HEAD_PACKAGES`). Found in the parent, before the fork: the scan reads every value of every
-    module namespace, and in a forked child each read writes a reference count, copying the page it sits on
-    (~2200 page faults, ~75 ms a child; 5.9 s of CPU over CI's 79 mutants, stop 37). The child then only rebinds."""
-    bindings = {}
-    for target in patches:
+def install_patches(patches: dict):
+    """Swap in every replacement, rebind each module-level name (in the toolkit's packages) bound to
+    the replaced object, and re-execute the compiling modules already imported. For a child process only:
+    nothing is undone (the process ends after its run)."""
+    for target, replacement in patches.items():
         module_name, attribute = _split_target(target)
         module = importlib.import_module(module_name)
         if not hasattr(module, attribute):
             raise ValidationError(f"mutant patch target {target!r}: {module_name} has no attribute {attribute!r}")
-        original = getattr(module, attribute)
-        bindings[target] = [(name, key) for name, other in list(sys.modules.items())
-                            if name.split(".")[0] in HEAD_PACKAGES
-                            for key, value in list(vars(other).items()) if value is original]
-    return bindings
-
-
-def install_patches(patches: dict, bindings: dict | None = None):
-    """Swap in every replacement, rebind each module-level name (in the toolkit's packages) bound to
-    the replaced object (``bindings``: :func:`patch_bindings`'s, found before a fork; found here if not given),
-    and re-execute the compiling modules already imported. For a child process only: nothing is undone (the
-    process ends after its run)."""
-    if bindings is None:
-        bindings = patch_bindings(patches)
-    for target, replacement in patches.items():
-        new = _resolve(replacement)
-        for module_name, key in bindings[target]:
-            setattr(sys.modules[module_name], key, new)
+        original, new = getattr(module, attribute), _resolve(replacement)
+        toolkit = [other for name, other in list(sys.modules.items()) if name.split(".")[0] in HEAD_PACKAGES]
+        for other in toolkit:
+            for key, value in list(vars(other).items()):
+                if value is original:
+                    setattr(other, key, new)
     for name in COMPILING_MODULES:   # re-executed in place: every compiled dict now holds the misprint
         if name in sys.modules:
             _reexecute(sys.modules[name])
@@ -242,9 +228,8 @@ def _short(text: str, limit: int = 240) -> str:
 
 
 def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connection, first_kill: bool = False,
-           forked: bool = False, bindings: dict | None = None):
-    """Runs in the child process: patch, recompile, run the levels, send the verdicts. ``bindings``: the
-    patches' bindings found by a parent this child was forked from (:func:`patch_bindings`)."""
+           forked: bool = False):
+    """Runs in the child process: patch, recompile, run the levels, send the verdicts."""
     _freeze_inherited_objects()
     try:
         if forked and "torch" in sys.modules:
@@ -252,7 +237,7 @@ def _child(claim_id: str, mutant: Mutant, seed: int, quick: bool, levels, connec
         os.environ["PROOFS_CHECK_CACHE"] = str(mutant_cache_dir(claim_id, mutant))
         from proofs_check.registry import get_claim
         claim = get_claim(claim_id)
-        install_patches(mutant.patches, bindings)
+        install_patches(mutant.patches)
         connection.send({"levels": run_levels(claim, seed, quick, levels, stop_at_failure=first_kill)})
     except BaseException as error:   # noqa: BLE001 (everything goes back to the parent as text)
         connection.send({"error": f"{type(error).__name__}: {_short(str(error))}",
@@ -307,15 +292,8 @@ def run_mutant_levels(claim_id: str, mutant: Mutant, seed: int = 0, quick: bool 
     context = _context()
     receive, send = context.Pipe(duplex=False)
     forked = context.get_start_method() == "fork"
-    # a forked child has the parent's modules, so the parent's scan holds there; a spawned one scans its own
-    bindings = None
-    if forked:
-        try:
-            bindings = patch_bindings(mutant.patches)
-        except Exception:   # noqa: BLE001 (a bad target: the child scans again and reports it as the mutant's error)
-            bindings = None
-    process = context.Process(target=_child, args=(claim_id, mutant, seed, quick, levels, send, first_kill, forked,
-                                                   bindings), daemon=True)
+    process = context.Process(target=_child, args=(claim_id, mutant, seed, quick, levels, send, first_kill, forked),
+                              daemon=True)
     process.start()
     send.close()
     try:
