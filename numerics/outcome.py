@@ -276,7 +276,7 @@ class DimensionMajorPrompts:
     """
 
     def __init__(self, sample_cov, w_star):
-        check.batch_shapes(sample_cov, w_star, sample_cov[..., 0, :, :], "w_star")
+        check.batch_shapes(sample_cov, w_star, sample_cov.new_empty(sample_cov.shape[-2:]), "w_star")   # S, w* only
         self.cov = sample_cov.movedim((-2, -1), (0, 1)).contiguous()            # S[i, j]: (d, d, ..., B)
         self.w_star = w_star.movedim(-1, 0).contiguous()                         # (d, ..., B)
         self.h = (self.cov * self.w_star.unsqueeze(0)).sum(1)                    # (Sw*)[i] = Σ_j S[i, j] w*[j]
