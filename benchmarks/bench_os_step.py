@@ -2,8 +2,8 @@
 on batched matrices and vs autograd through os_loss (the two old paths), same run.
 
 ``numerics.outcome.train_os`` took each step's gradient by ``os_loss(...).sum().backward()`` (autograd); then from
-``os_loss_and_gradient`` (the adjoint of ŵ_{i+1} = ŵ_i + Ṽ(Sŵ_i − h) on (..., B, d, d) matrices: the same loss
-bitwise, the gradient to rounding; tests/test_outcome.py); since stop 37 from ``DimensionMajorPrompts`` (the same
+the adjoint of ŵ_{i+1} = ŵ_i + Ṽ(Sŵ_i − h) on (..., B, d, d) matrices (``os_loss_and_gradient`` at stops 12-36: the
+same loss bitwise, the gradient to rounding); since stop 37 from ``DimensionMajorPrompts`` (the same
 recursion with the d x d axes leading, laid out once per descent: elementwise products of (..., B) slabs instead of
 a tiny GEMM per prompt). Old paths: the two loops, written out here as train_os ran them.
 
@@ -32,6 +32,27 @@ from pairing import paired
 NEW_TRAIN = outcome.train_os
 
 
+def _matrices_loss_and_gradient(sample_cov, w_star, v_block, k, weights=None):
+    """os_loss_and_gradient as it was at stops 12-36: the adjoint on batched (..., B, d, d) matrices."""
+    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)
+    v_t = v_block.transpose(-1, -2)
+    estimate, inner = torch.zeros_like(h), []
+    for _ in range(k):
+        inner.append((sample_cov @ estimate.unsqueeze(-1)).squeeze(-1) - h)
+        estimate = estimate + inner[-1] @ v_t
+    residual = estimate - w_star
+    loss = 0.5 * (residual ** 2).sum(-1).mean(-1)
+    adjoint = residual / w_star.shape[-2]
+    if weights is not None:
+        adjoint = adjoint * weights[..., None, None]
+    cov_t = sample_cov.transpose(-1, -2)
+    gradient = adjoint.transpose(-1, -2) @ inner[k - 1]
+    for i in range(k - 2, -1, -1):
+        adjoint = adjoint + (cov_t @ (adjoint @ v_block).unsqueeze(-1)).squeeze(-1)
+        gradient = gradient + adjoint.transpose(-1, -2) @ inner[i]
+    return loss, gradient
+
+
 def _matrices_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
     """train_os as it was at stops 12-36: the adjoint on batched (..., B, d, d) matrices every step."""
     steps, weights = outcome._checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
@@ -40,7 +61,7 @@ def _matrices_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
     opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
     history = []
     for _ in range(steps):
-        loss, v.grad = outcome.os_loss_and_gradient(sample_cov, w_star, v, k, weights)
+        loss, v.grad = _matrices_loss_and_gradient(sample_cov, w_star, v, k, weights)
         opt.step()
         history.append(loss)
     v.grad = None

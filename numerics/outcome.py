@@ -236,39 +236,22 @@ def _checked_descent(sample_cov, w_star, start, steps, lr, optimizer):
 def os_loss_and_gradient(sample_cov, w_star, v_block, k: int, weights=None):
     """L_OS per run (...) and the gradient of Σ_r weight_r L_r in Ṽ (..., d, d), by the rollout's adjoint.
 
-    The loss is :func:`os_loss`'s, bitwise (the same rollout, the same operations). The gradient is what autograd
-    gives (tests/test_outcome.py compares them to rounding) without building a graph: with e_i = ŵ_i − w* the
-    rollout is ŵ_{i+1} = ŵ_i + Ṽ g_i, g_i = S ŵ_i − h, so with the adjoints a_k = (ŵ_k − w*)/B and
-    a_i = a_{i+1} + Sᵀ Ṽᵀ a_{i+1}, ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ: one (d × B)(B × d) product per step. On the
-    small batched matrices of the outcome-supervision checks autograd's graph and engine cost more than the
-    arithmetic: 1.2-1.7x per step (k = 4 to 1; benchmarks/bench_os_step.py).
+    The loss is :func:`os_loss`'s and the gradient autograd's (tests/test_outcome.py: the loss bitwise, the gradient
+    to rounding), without building a graph: with e_i = ŵ_i − w* the rollout is ŵ_{i+1} = ŵ_i + Ṽ g_i,
+    g_i = S ŵ_i − h, so with the adjoints a_k = (ŵ_k − w*)/B and a_i = a_{i+1} + Sᵀ Ṽᵀ a_{i+1},
+    ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ. Computed in :class:`DimensionMajorPrompts`' layout; a descent lays the
+    prompts out once (:func:`train_os`), this one-off call each time.
     """
     check.batch_shapes(sample_cov, w_star, v_block)
     check.positive_int("k", k)
-    h = (sample_cov @ w_star.unsqueeze(-1)).squeeze(-1)                   # (..., B, d), as final_estimate
-    v_t = v_block.transpose(-1, -2)
-    estimate, inner = torch.zeros_like(h), []
-    for _ in range(k):                                                     # reduced_rollout, W̃ = I, last only
-        inner.append((sample_cov @ estimate.unsqueeze(-1)).squeeze(-1) - h)
-        estimate = estimate + inner[-1] @ v_t
-    residual = estimate - w_star
-    loss = 0.5 * (residual ** 2).sum(-1).mean(-1)
-    adjoint = residual / w_star.shape[-2]                                  # ∂(mean over B)/∂ŵ_k
-    if weights is not None:
-        adjoint = adjoint * weights[..., None, None]
-    cov_t = sample_cov.transpose(-1, -2)
-    gradient = adjoint.transpose(-1, -2) @ inner[k - 1]
-    for i in range(k - 2, -1, -1):
-        adjoint = adjoint + (cov_t @ (adjoint @ v_block).unsqueeze(-1)).squeeze(-1)   # a_i = (I + SᵀṼᵀ) a_{i+1}
-        gradient = gradient + adjoint.transpose(-1, -2) @ inner[i]
-    return loss, gradient
+    return DimensionMajorPrompts(sample_cov, w_star).loss_and_gradient(v_block, k, weights)
 
 
 class DimensionMajorPrompts:
     """The prompts of a descent with the d x d axes leading: S as (d, d, ..., B), w* and h = Sw* as (d, ..., B).
 
-    :func:`os_loss_and_gradient`'s rollout and adjoint in this layout: each matrix-vector product over all prompts
-    is d² elementwise multiplies of contiguous (..., B) slabs and one sum over a leading axis, where the batched
+    The rollout and adjoint of :func:`os_loss_and_gradient` in this layout: each matrix-vector product over all
+    prompts is d² elementwise multiplies of contiguous (..., B) slabs and one sum over a leading axis, where the batched
     (..., B, d, d) @ (..., B, d, 1) product pays a tiny GEMM per prompt. At the outcome checks' d = 4, B = 16:
     1.15x (k = 1) to 1.5x (k = 4) per descent at 120 runs (benchmarks/bench_os_step.py), 1.6-1.8x per step at 360-720
     runs; insight-4's level 1.5x. The same loss and gradient to rounding (tests/test_outcome.py; bitwise in the
@@ -282,12 +265,12 @@ class DimensionMajorPrompts:
         self.h = (self.cov * self.w_star.unsqueeze(0)).sum(1)                    # (Sw*)[i] = Σ_j S[i, j] w*[j]
 
     def loss_and_gradient(self, v_block, k: int, weights=None):
-        """L_OS per run (...) and the gradient of Σ_r weight_r L_r in Ṽ (..., d, d): :func:`os_loss_and_gradient`'s
-        recursion, a_i = a_{i+1} + SᵀṼᵀa_{i+1}, ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ."""
+        """L_OS per run (...) and the gradient of Σ_r weight_r L_r in Ṽ (..., d, d) by the adjoint recursion
+        a_i = a_{i+1} + SᵀṼᵀa_{i+1}, ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ (:func:`os_loss_and_gradient`)."""
         d = self.cov.shape[0]
         if tuple(v_block.shape[-2:]) != (d, d):
             raise check.ValidationError(f"parameter 'v_block': must be (..., {d}, {d}), got shape {tuple(v_block.shape)}")
-        # the runs' axes of the prompts and of Ṽ broadcast as in os_loss_and_gradient: both padded to one rank
+        # the runs' axes of the prompts and of Ṽ broadcast as in os_loss: both padded to one rank
         batch = torch.broadcast_shapes(self.cov.shape[2:-1], v_block.shape[:-2])
         cov = self.cov.reshape(d, d, *_padded(self.cov.shape[2:-1], len(batch)), -1)
         w_star = self.w_star.reshape(d, *_padded(self.w_star.shape[1:-1], len(batch)), -1)

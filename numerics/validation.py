@@ -39,14 +39,6 @@ def positive_int(name: str, value) -> int:
     return value if isinstance(value, int) else int(number)   # an int stays exact beyond 2**53
 
 
-def nonnegative_int(name: str, value) -> int:
-    """An integer >= 0 (retries, halvings)."""
-    number = _as_number(value)
-    if isinstance(value, bool) or not number.is_integer() or number < 0:
-        raise ValidationError(f"parameter '{name}': must be an integer >= 0, got {value!r}")
-    return value if isinstance(value, int) else int(number)
-
-
 def nonnegative(name: str, value) -> float:
     value = float(value)
     if not np.isfinite(value) or value < 0:
