@@ -330,7 +330,7 @@ def test_thm_b1_corrected_fuzz_findings_were_sampling_noise_and_hold_after_the_r
     r = 0.02, γ = 1, seed 926 (gap to the corrected F at d = 800: 2.28% after a 4-run re-check, standard error
     1.46%); r = 0.02, γ = 0.6, seed 7919 (2.19%); r = 0.0226, γ = 0.125, seed 21 (2.13%). The fixed 2% ignored the
     Monte Carlo error. Under rules.AtMostBeyondNoise the first measurement at those 2 runs is not 'holds' and the
-    re-check on 8 runs holds, F and each of its terms within 2%. (The default is 4 runs since stop 22.)
+    re-check on 8 runs holds, F and each of its terms within 2%. (The default was 4 runs from stop 22, 8 since stop 38.)
 
     Only the found case is measured (the level's other seven (β, γ, r) cases are not part of the finding; their
     draws are separate streams, so the found case's numbers are the same alone): 17-20 s of the suite's CPU -> ~4 s
