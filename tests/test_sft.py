@@ -266,3 +266,25 @@ def test_sft_training_names_bad_input_and_zero_steps_give_the_start():
         sft.sft_optimum(np.full((3, 4), np.nan), np.ones((3, 4)), np.eye(3), 10, 0.2)
     final, history = sft.train_sft(x, y, w, start, 1, 0.2, 0, 0.1)     # was "stack expects a non-empty"
     assert torch.equal(final, start) and history.shape == (0, 1)
+
+
+@pytest.mark.parametrize("covariance, batch", [(np.diag([0.3, 2.0, 1.0, 1.0, 0.7]), (3,)),
+                                               (covariance_with_condition(4, 5.0, seed=3), (2, 2))])
+def test_task_moments_in_place_steps_give_the_out_of_place_formula_bitwise(covariance, batch):
+    """task_moments computes its full-size steps in place (stop 38: fewer fresh pages at d = 800); the numbers are
+    the out-of-place formula's, from the same draws in the same order, and the returned Ω is the draw itself."""
+    from numerics.sampling import chi_squared, standard_normal
+    n, prompts = 7, 6
+    phi, omega = sft.task_moments(n, prompts, covariance, make_generator(4), batch=batch)
+    generator = make_generator(4)
+    factor = torch.as_tensor(sft._validated_factor(covariance)[1])
+    draw = standard_normal(*batch, prompts, factor.shape[0], generator=generator, dtype=torch.float64)
+    u = draw @ factor
+    chi2 = chi_squared(*batch, prompts, n, generator=generator, dtype=torch.float64)
+    g = standard_normal(*batch, prompts, factor.shape[0], generator=generator, dtype=torch.float64)
+    norm = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+    unit = u / norm.clamp_min(1e-300)
+    orthogonal = g - (g * unit).sum(-1, keepdim=True) * unit
+    expected = ((chi2 * u + chi2.sqrt() * norm * orthogonal) / n) @ factor.T
+    torch.testing.assert_close(phi, expected.transpose(-1, -2), rtol=0, atol=0)
+    torch.testing.assert_close(omega, draw.transpose(-1, -2), rtol=0, atol=0)
