@@ -146,8 +146,8 @@ GAP_TOLERANCE = 0.02
 # within issue #9's 5% at that size, for 6-7 s instead of 2.2-2.4 s (stop 23, idle VM).
 # Since stop 38 the default is 8 runs (t = 4.8): MDE 3.5-3.8% at seeds 0-2 instead of 5.4% at seed 0, the noisiest
 # term T_inv (0.4-0.9% standard deviation per run at d = 800, a linear statistic of the B x B Gram's inverse) setting
-# what is above the 2% tolerance; the level 7 -> ~14 s of `proofs-check all` (which had 22 s of headroom below #13's
-# 75 s). 12 runs would give ~3.3% for ~21 s; the 2% tolerance itself is the floor.
+# what is above the 2% tolerance; the level 7 -> ~15 s of `proofs-check all` (which had 22 s of headroom below #13's
+# 75 s; ~14 s once numerics.sft.task_moments computed in place). 12 runs would give ~3.3% for ~21 s; the 2% tolerance itself is the floor.
 CORRECTED_RUNS = 8
 QUICK_RUNS = 12
 RECHECK_RUNS = 8
