@@ -9,7 +9,7 @@ Shapes: thm-B.1-corrected's largest cases (d = 800, m = d/2, ρ = 0.1, η = 0.2,
 γ = 0.6 → n = 1333; β = 0.5 and 2 → B = 400 and 1600), 4 runs batched, one thread. Then χ²_n, the sum of n squared
 normal draws per prompt (stop 27): the float32 draw promoted, squared and summed whole (old) vs a chunk of rows at a
 time (``numerics.sampling.chi_squared``, new). Then the whole check (`proofs-check verify thm-B.1-corrected --level
-montecarlo`, its default 4 runs) on both paths of the factor product (both with the new χ²). Each ratio is old's
+montecarlo`, its default runs: 8 since stop 38, 4 before) on both paths of the factor product (both with the new χ²). Each ratio is old's
 median over new's, the repeats alternating old and new; the draws are compared bitwise.
 
 Usage: python benchmarks/bench_task_moments.py [--repeats 3]
@@ -26,6 +26,7 @@ from numerics import threads
 from numerics.sft_setups import BlockSetup
 from numerics.streams import torch_generator
 from pairing import paired
+from proofs_check.claims.appendix_b import CORRECTED_RUNS
 
 MONOMIAL_INIT = sft._FactorProduct.__init__
 
@@ -88,7 +89,7 @@ def main():
         print(f"  n = {n:5d}, B = {prompts:4d}: old {old:.3f} s, new {new:.3f} s, ratio {old / new:.2f}x, "
               f"bitwise equal: {torch.equal(old_sums, new_sums)}")
     old, new = paired(check_seconds, max(1, args.repeats // 2))
-    print(f"thm-B.1-corrected montecarlo (full size, 4 runs): old {old:.1f} s, new {new:.1f} s, ratio {old / new:.2f}x")
+    print(f"thm-B.1-corrected montecarlo (full size, {CORRECTED_RUNS} runs): old {old:.1f} s, new {new:.1f} s, ratio {old / new:.2f}x")
     use("new")
 
 
