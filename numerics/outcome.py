@@ -236,11 +236,12 @@ def _checked_descent(sample_cov, w_star, start, steps, lr, optimizer):
 def os_loss_and_gradient(sample_cov, w_star, v_block, k: int, weights=None):
     """L_OS per run (...) and the gradient of Σ_r weight_r L_r in Ṽ (..., d, d), by the rollout's adjoint.
 
-    The loss is :func:`os_loss`'s and the gradient autograd's (tests/test_outcome.py: the loss bitwise, the gradient
-    to rounding), without building a graph: with e_i = ŵ_i − w* the rollout is ŵ_{i+1} = ŵ_i + Ṽ g_i,
-    g_i = S ŵ_i − h, so with the adjoints a_k = (ŵ_k − w*)/B and a_i = a_{i+1} + Sᵀ Ṽᵀ a_{i+1},
-    ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ. Computed in :class:`DimensionMajorPrompts`' layout; a descent lays the
-    prompts out once (:func:`train_os`), this one-off call each time.
+    The loss is :func:`os_loss`'s and the gradient autograd's, both to rounding (tests/test_outcome.py; the loss was
+    bitwise os_loss's until stop 39 summed the matrix-vector products column by column), without building a graph:
+    with e_i = ŵ_i − w* the rollout is ŵ_{i+1} = ŵ_i + Ṽ g_i, g_i = S ŵ_i − h, so with the adjoints
+    a_k = (ŵ_k − w*)/B and a_i = a_{i+1} + Sᵀ Ṽᵀ a_{i+1}, ∇_Ṽ = Σ_{i<k} Σ_τ a_{i+1,τ} g_{i,τ}ᵀ. Computed in
+    :class:`DimensionMajorPrompts`' layout; a descent lays the prompts out once (:func:`train_os`), this one-off call
+    each time.
     """
     check.batch_shapes(sample_cov, w_star, v_block)
     check.positive_int("k", k)
@@ -251,11 +252,12 @@ class DimensionMajorPrompts:
     """The prompts of a descent with the d x d axes leading: S as (d, d, ..., B), w* and h = Sw* as (d, ..., B).
 
     The rollout and adjoint of :func:`os_loss_and_gradient` in this layout: each matrix-vector product over all
-    prompts is d² elementwise multiplies of contiguous (..., B) slabs and one sum over a leading axis, where the batched
+    prompts is elementwise products of contiguous (..., B) slabs (:func:`_matvec`), where the batched
     (..., B, d, d) @ (..., B, d, 1) product pays a tiny GEMM per prompt. At the outcome checks' d = 4, B = 16:
     1.15x (k = 1) to 1.5x (k = 4) per descent at 120 runs (benchmarks/bench_os_step.py), 1.6-1.8x per step at 360-720
-    runs; insight-4's level 1.5x. The same loss and gradient to rounding (tests/test_outcome.py; bitwise in the
-    benchmark's descents).
+    runs; insight-4's level 1.5x (stop 37, with d² products and a sum over a leading axis per matrix-vector product);
+    on large slabs (COLUMN_SUMS_FROM) the in-place column sums of stop 39 another 1.3x on the level at 320 runs. The
+    same loss and gradient to rounding (tests/test_outcome.py).
     """
 
     def __init__(self, sample_cov, w_star):
@@ -277,20 +279,67 @@ class DimensionMajorPrompts:
         h = self.h.reshape(w_star.shape)
         v = v_block.movedim((-2, -1), (0, 1)).reshape(d, d, *_padded(v_block.shape[:-2], len(batch)), 1)
         estimate, inner = torch.zeros((d, *batch, w_star.shape[-1]), dtype=h.dtype, device=h.device), []
+        columns = estimate.numel() >= COLUMN_SUMS_FROM
+        matvec, matvec_transposed = (_matvec, _matvec_transposed) if columns else (_matvec_summed,
+                                                                                   _matvec_transposed_summed)
         for _ in range(k):
-            inner.append((cov * estimate.unsqueeze(0)).sum(1) - h)               # g = Sŵ - h
-            estimate = estimate + (v * inner[-1].unsqueeze(0)).sum(1)            # ŵ + Ṽg
+            inner.append(matvec(cov, estimate) - h)                              # g = Sŵ - h
+            estimate = estimate + matvec(v, inner[-1])                           # ŵ + Ṽg
         residual = estimate - w_star
         loss = 0.5 * (residual ** 2).sum(0).mean(-1)
         adjoint = residual / w_star.shape[-1]                                    # ∂(mean over B)/∂ŵ_k
         if weights is not None:
             adjoint = adjoint * weights[..., None]
-        gradient = _outer_sum(adjoint, inner[k - 1])
-        for i in range(k - 2, -1, -1):
-            transposed = (v * adjoint.unsqueeze(1)).sum(0)                       # (Ṽᵀa)[j] = Σ_i Ṽ[i, j] a[i]
-            adjoint = adjoint + (cov * transposed.unsqueeze(1)).sum(0)           # + (Sᵀx)[j] = Σ_i S[i, j] x[i]
-            gradient = gradient + _outer_sum(adjoint, inner[i])
+        adjoints = [adjoint]                                                     # a_k, a_{k-1}, ..., a_1
+        for _ in range(k - 1):
+            adjoint = adjoint + matvec_transposed(cov, matvec_transposed(v, adjoint))     # a + SᵀṼᵀa
+            adjoints.append(adjoint)
+        if columns and k > 1:
+            # Σ_i Σ_τ a_{i+1,τ} g_{i,τ}ᵀ as ONE product, the k terms side by side on the prompts' axis: 2.2x the
+            # k products and their sum at insight-4's size (a tiny GEMM per run either way; fewer, longer ones)
+            return loss, _outer_sum(torch.cat(adjoints[::-1], -1), torch.cat(inner, -1))
+        gradient = _outer_sum(adjoints[0], inner[k - 1])
+        for adjoint, inner_term in zip(adjoints[1:], reversed(inner[:-1])):
+            gradient = gradient + _outer_sum(adjoint, inner_term)
         return loss, gradient
+
+
+# Per (d, ..., B) slab of a descent, the number of elements from which the matrix-vector products are summed column
+# by column in place (:func:`_matvec`) rather than formed as d x d products and summed (:func:`_matvec_summed`).
+# Below it torch's per-call overhead decides, and the 2 calls of the summed form beat d multiply-adds; above it the
+# memory traffic decides. Measured per step at d = 4, B = 16, one thread (benchmarks/bench_os_step.py): the column
+# sums take 0.35-0.7x the time at 8-40 runs (512-2560 elements), 0.7-1.05x at 120 runs (7680), 0.9-1.8x at 360
+# (23040) and 1.2-1.9x from 960 runs on, float32 and float64 alike.
+COLUMN_SUMS_FROM = 16384
+
+
+def _matvec(matrix, vector):
+    """(Mx)[i] = Σ_j M[i, j] x[j] in the dimension-major layout, matrix (d, d, ...) and vector (d, ...) broadcasting
+    over the trailing axes. Accumulated column by column in place (addcmul_): one (d, ...) slab per term, where
+    :func:`_matvec_summed` forms the (d, d, ...) product first; on large slabs 1.2-1.9x a step (COLUMN_SUMS_FROM),
+    the same sums in another order (rounding)."""
+    out = matrix[:, 0] * vector[0]
+    for j in range(1, matrix.shape[1]):
+        out.addcmul_(matrix[:, j], vector[j])
+    return out
+
+
+def _matvec_transposed(matrix, vector):
+    """(Mᵀx)[j] = Σ_i M[i, j] x[i], as :func:`_matvec`."""
+    out = matrix[0] * vector[0]
+    for i in range(1, matrix.shape[0]):
+        out.addcmul_(matrix[i], vector[i])
+    return out
+
+
+def _matvec_summed(matrix, vector):
+    """:func:`_matvec` as the (d, d, ...) product summed over its second axis: two calls, for small slabs."""
+    return (matrix * vector.unsqueeze(0)).sum(1)
+
+
+def _matvec_transposed_summed(matrix, vector):
+    """:func:`_matvec_transposed` as the (d, d, ...) product summed over its first axis."""
+    return (matrix * vector.unsqueeze(1)).sum(0)
 
 
 def _padded(shape, rank: int) -> tuple:

@@ -284,7 +284,8 @@ def test_data_sizes_in_blocks_of_runs_concatenates_independent_blocks():
 
 def test_cot_length_uses_one_step_for_every_k():
     shift = experiment.shift_for_radius(SIGMA0, 16, 0.8, 0)
-    out = experiment.cot_length_at_common_steps(SIGMA0, shift, 16, 4, (1, 2), (0.5,), 2, 10, 0)
+    out = experiment.cot_length_at_common_steps(SIGMA0, shift, 16, 4, (1, 2), (0.5,), 2, 10, 0,
+                                                rollout_dtype=torch.float64)
     data = experiment.os_prompts(SIGMA0, shift, 16, 4, 2, 0, "cot length")
     v0 = experiment.pretrained_start(SIGMA0, 16)
     limits = []
@@ -300,6 +301,32 @@ def test_cot_length_uses_one_step_for_every_k():
             alone.x, alone.y, alone.w_star = data.x[r:r + 1], data.y[r:r + 1], data.w_star[r:r + 1]
             direct = experiment.os_post_test(alone, SIGMA0, shift, v0, k, 0.5 * limits[r], 10)
             np.testing.assert_allclose(out[0.5][k][r], direct[10][0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("protocol", ["cot length", "difficulty"])
+def test_insight_4_float32_rollouts_follow_float64_descents(protocol):
+    """Insight 4 trains k > 1 in float32 (INSIGHT_4_ROLLOUT_DTYPE): the post-test errors against the same descents in
+    float64, to float32's rounding accumulated over the steps (eps32 x steps x 10), at the level's d, n, B and
+    400 steps, for every k and step fraction (and both difficulty arms and steps)."""
+    steps, eps32 = 400, float(torch.finfo(torch.float32).eps)
+    if protocol == "cot length":
+        shift = experiment.shift_for_radius(SIGMA0, 64, 0.8, 0)
+        tables = [experiment.cot_length_at_common_steps(SIGMA0, shift, 64, 16, (1, 2, 4), (0.1, 0.3, 0.6), 8, steps,
+                                                        3, rollout_dtype=dtype)
+                  for dtype in (torch.float32, torch.float64)]
+        pairs = [tuple(table[fraction][k] for table in tables) for fraction in (0.1, 0.3, 0.6) for k in (2, 4)]
+    else:
+        tables = [experiment.difficulty_gain(SIGMA0, 64, 16, 3, 8, steps, 3, rollout_dtype=dtype)
+                  for dtype in (torch.float32, torch.float64)]
+        pairs = [tuple(table[key]["after"] for table in tables) for key in tables[1]]
+    differ = False
+    for single, double in pairs:
+        single, double = np.asarray(single), np.asarray(double)
+        finite = np.isfinite(double) & (double < 1e3)
+        assert np.array_equal(finite, np.isfinite(single) & (single < 1e3))
+        np.testing.assert_allclose(single[finite], double[finite], rtol=10 * steps * eps32)
+        differ |= not np.array_equal(single[finite], double[finite])
+    assert differ     # the float32 descents did run (not the float64 ones twice)
 
 
 def test_train_os_per_run_steps_equal_separate_runs():
