@@ -65,6 +65,35 @@ def test_fast_first_order_parts_equal_the_compiled_solution(prompts):
     np.testing.assert_allclose(parts["bias_part"] + parts["fluctuation_part"], parts["total"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("prompts", [10, 40, 80])      # B < d, B = d (both through the B x B Grams), B > d
+def test_first_order_columns_equal_the_dense_solutions(prompts):
+    """first_order_parts' column sums of squares and diagonals of V_S and Ṽ (for B <= d from B x B Grams, no d x d
+    matrix: Ṽ = −Γ_0⁻¹ + U M_A†) against the same sums of the d x d matrices of _first_order_solutions, to rounding;
+    and the sums of _column_terms against the matrix norms they stand for."""
+    import torch
+
+    from numerics import sft
+    setup, n = BlockSetup(40, 20, 0.1, 0.2, 0.1), 67
+    phi, omega = sft.task_moments(n, prompts, setup.sft_covariance, torch.Generator().manual_seed(prompts), batch=(3,))
+    a = torch.as_tensor(np.diag(setup.sft_covariance).copy())
+    sigma0 = torch.as_tensor(np.diag(setup.sigma0).copy())
+    sigma = torch.as_tensor(np.diag(setup.test_covariance).copy())
+    gamma0_inverse = 1 / ((1 + 1 / n) * sigma0 + sigma0.sum() / n)
+    x = a[:, None] * omega
+    dense = experiment._first_order_solutions(x, phi, a, gamma0_inverse, setup.eta)
+    columns = experiment._first_order_columns(x, phi, a, gamma0_inverse, setup.eta)
+    for v, (squares, diagonal) in zip(dense[:2], columns[:2]):
+        torch.testing.assert_close(squares, v.square().sum(-2), rtol=1e-11, atol=0)
+        torch.testing.assert_close(diagonal, torch.diagonal(v, dim1=-2, dim2=-1), rtol=1e-11, atol=1e-13)
+        terms = experiment._column_terms(squares, diagonal, sigma)
+        scaled = v * sigma
+        torch.testing.assert_close(terms["residual"], (torch.eye(40, dtype=v.dtype) + scaled).square().sum((-2, -1)),
+                                   rtol=1e-11, atol=0)
+        torch.testing.assert_close(terms["scaled"], scaled.square().sum((-2, -1)), rtol=1e-11, atol=0)
+        torch.testing.assert_close(terms["half"], (v.square() * sigma).sum((-2, -1)), rtol=1e-11, atol=0)
+    torch.testing.assert_close(columns[2], dense[2], rtol=1e-11, atol=0)
+
+
 def test_slope_derivation_by_the_chain_rule_keeps_the_recorded_values():
     # the printed F'(0) of issue 9 (+0.87) and at Fig. 5's parameters (the previous derivation's values)
     assert numeric.slope_at_zero(**ISSUE_POINT) == pytest.approx(0.8657087854196, rel=1e-9)
