@@ -553,11 +553,12 @@ INSIGHT_4 = Claim(
     # layout change (numerics.outcome.DimensionMajorPrompts): the level 4.3 s -> 2.9 s at 40 runs, 8.7 s at 160.
     # 320 since stop 38 (re-checked on 640): 2.2% at seeds 0-1, the level ~8 -> ~17 s, paid from the headroom below
     # issue #13's 75 s for `proofs-check all`.
-    # 1600 since stop 39 (re-checked on 3200), for issue #9's 1%: the k comparisons decide the MDE (their paired
-    # differences spread ~18% of k = 1's error per run), and the easy-vs-hard comparison, whose interval is already
-    # 100x narrower than its effect, keeps 320 runs (--difficulty-runs; it trained on `runs` before). Affordable
-    # since the rollout's in-place column sums (numerics.outcome._matvec, 1.4x) and float32 descents for k > 1
-    # (numerics.experiments.outcome.INSIGHT_4_ROLLOUT_DTYPE, 1.3x).
+    # 1600 since stop 39 (re-checked on 3200), for issue #9's 1%: 0.86-0.97% at seeds 0-4, the level ~27-31 s. The k
+    # comparisons decide the MDE (their paired differences spread ~18% of k = 1's error per run); the easy-vs-hard
+    # comparison, whose interval is already 100x narrower than its effect, keeps 320 runs (--difficulty-runs; it
+    # trained on `runs` before). Affordable since the rollout's in-place column sums on large slabs
+    # (numerics.outcome._matvec, 1.45x) and float32 descents for k > 1
+    # (numerics.experiments.outcome.INSIGHT_4_ROLLOUT_DTYPE, 1.37x): benchmarks/bench_os_step.py.
     params=OS_PARAMS + (p.runs(1600), DIFFICULTY_RUNS),
     conditions=(PROMPTS_FROM_TEST,),
     # --quick: 128 runs of 60 steps (stop 31; 64 before). The level fails as expected, so the recorded minimum
