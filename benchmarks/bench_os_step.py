@@ -56,19 +56,27 @@ def _matrices_loss_and_gradient(sample_cov, w_star, v_block, k, weights=None):
     return loss, gradient
 
 
-def _matrices_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
-    """train_os as it was at stops 12-36: the adjoint on batched (..., B, d, d) matrices every step."""
-    steps, weights = outcome._checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
-    v = start.detach().clone()
-    step = 1.0 if weights is not None else lr
-    opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
-    history = []
-    for _ in range(steps):
-        loss, v.grad = _matrices_loss_and_gradient(sample_cov, w_star, v, k, weights)
-        opt.step()
-        history.append(loss)
-    v.grad = None
-    return v, torch.stack(history)
+def _descent_through(loss_and_gradient, layout):
+    """train_os as it ran with an older ``loss_and_gradient(*layout(S, w*), Ṽ, k, weights)``: the same checks, optimiser
+    and loop, the prompts laid out once."""
+    def train(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
+        steps, weights = outcome._checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
+        v = start.detach().clone()
+        step = 1.0 if weights is not None else lr
+        opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
+        prompts = layout(sample_cov, w_star)
+        history = []
+        for _ in range(steps):
+            loss, v.grad = loss_and_gradient(*prompts, v, k, weights)
+            opt.step()
+            history.append(loss)
+        v.grad = None
+        return v, torch.stack(history)
+    return train
+
+
+# train_os as it was at stops 12-36 (the adjoint on batched (..., B, d, d) matrices every step)
+_matrices_train_os = _descent_through(_matrices_loss_and_gradient, lambda sample_cov, w_star: (sample_cov, w_star))
 
 
 def _autograd_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
@@ -117,20 +125,9 @@ def _summed_loss_and_gradient(prompts, v_block, k, weights=None):
     return loss, gradient
 
 
-def _summed_train_os(sample_cov, w_star, start, k, steps, lr, optimizer="gd"):
-    """train_os as it was at stops 37-38: the dimension-major adjoint with summed d x d products."""
-    steps, weights = outcome._checked_descent(sample_cov, w_star, start, steps, lr, optimizer)
-    v = start.detach().clone()
-    step = 1.0 if weights is not None else lr
-    opt = optim.Adam([v], lr=step) if optimizer == "adam" else optim.GradientDescent([v], lr=step)
-    prompts = outcome.DimensionMajorPrompts(sample_cov, w_star)
-    history = []
-    for _ in range(steps):
-        loss, v.grad = _summed_loss_and_gradient(prompts, v, k, weights)
-        opt.step()
-        history.append(loss)
-    v.grad = None
-    return v, torch.stack(history)
+# train_os as it was at stops 37-38 (the dimension-major adjoint with summed d x d products)
+_summed_train_os = _descent_through(_summed_loss_and_gradient,
+                                    lambda sample_cov, w_star: (outcome.DimensionMajorPrompts(sample_cov, w_star),))
 
 
 PATHS = {"new": NEW_TRAIN, "summed": _summed_train_os, "matrices": _matrices_train_os,
