@@ -256,7 +256,8 @@ class DimensionMajorPrompts:
     (..., B, d, d) @ (..., B, d, 1) product pays a tiny GEMM per prompt. At the outcome checks' d = 4, B = 16:
     1.15x (k = 1) to 1.5x (k = 4) per descent at 120 runs (benchmarks/bench_os_step.py), 1.6-1.8x per step at 360-720
     runs; insight-4's level 1.5x (stop 37, with d² products and a sum over a leading axis per matrix-vector product);
-    on large slabs (COLUMN_SUMS_FROM) the in-place column sums of stop 39 another 1.3x on the level at 320 runs. The
+    on large slabs (COLUMN_SUMS_FROM) the in-place column sums of stop 39 another 1.45x (insight-4 at 320 runs and
+    os-stability). The
     same loss and gradient to rounding (tests/test_outcome.py).
     """
 

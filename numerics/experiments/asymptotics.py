@@ -51,8 +51,8 @@ def _first_order_columns(x, phi, a, gamma0_inverse, eta):
     B <= d: with M = M_A† (B x d) and G = Γ_0⁻¹, V_S = −G + diag(c) X M (c = G − ηA⁻¹) and
     Ṽ = V_S − V_S E M = −G + U M, U = diag(c) X (I − M E) + G E (d x B): both −G plus rank B. A column sum of squares
     of −G + U M is g_j² − 2 g_j (UM)_jj + M_jᵀ (UᵀU) M_j, so B x B Grams replace the d x d matrices (at d = 800,
-    B = 200-400: the level's β < 1 cases ~1.5-2.5x faster; the same values to rounding, tested against
-    :func:`_first_order_solutions`). B > d: V_S = −ηA⁻¹ is diagonal and Ṽ is formed (rank d)."""
+    B = 200-400, 8 runs: 1.4-3.5x, benchmarks/bench_first_order_columns.py; the same values to rounding, tested
+    against :func:`_first_order_solutions`). B > d: V_S = −ηA⁻¹ is diagonal and Ṽ is formed (rank d)."""
     d, prompts = x.shape[-2:]
     fluctuation = phi - x                                                    # E = Φ − M_A
     gamma = gamma0_inverse
