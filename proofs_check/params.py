@@ -47,11 +47,12 @@ RUNS_REASON = {1: "one run is allowed, but its Monte Carlo error is then unknown
                2: "at least two runs are needed to see the spread over seeds"}
 
 
-def runs(default: int, low: int = 2) -> Param:
-    """``--runs``; the error's reason matches the bound in use (Appendix B's levels allow one run)."""
+def runs(default: int, low: int = 2, name: str = "runs",
+         help: str = "independent runs trained as one batched computation") -> Param:
+    """``--runs`` (or another count of runs, ``name``, with the same bounds); the error's reason matches the bound in
+    use (Appendix B's levels allow one run)."""
     reason = RUNS_REASON.get(low, f"this level needs at least {low} runs")
-    return Param("runs", default, "independent runs trained as one batched computation", int, low, 4096,
-                 constraint=reason)
+    return Param(name, default, help, int, low, 4096, constraint=reason)
 
 
 def cot_steps(default: int, low: int = 1, high: int = 64) -> Param:

@@ -536,8 +536,7 @@ INSIGHT_3 = Claim(
 # Insight 4 re-measures a failure on twice the runs of both comparisons (another stream: _run_seed)
 MORE_SEEDS_BOTH = lambda q: {"runs": 2 * q["runs"], "difficulty_runs": 2 * q["difficulty_runs"]}   # noqa: E731
 FRESH_RUNS_BOTH = lambda q: {**MORE_SEEDS_BOTH(q), "replication": True}   # noqa: E731
-DIFFICULTY_RUNS = Param("difficulty_runs", 320, "independent runs of the easy-vs-hard comparison", int, 2, 4096,
-                        constraint="at least two runs are needed to see the spread over seeds")
+DIFFICULTY_RUNS = p.runs(320, name="difficulty_runs", help="independent runs of the easy-vs-hard comparison")
 INSIGHT_4 = Claim(
     id="insight-4", source="Insight 4 (§6), Sec. 8 / Figs. 3f, 4f, abstract", kind="operationalisation",
     statement="Paper: 'OS is most effective at improving performance on tasks already partially learned during "
